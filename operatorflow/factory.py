@@ -1,0 +1,36 @@
+"""The one place that builds OperatorFlow's parts from settings."""
+
+from __future__ import annotations
+
+import logging
+
+from operatorflow.clock import Clock
+from operatorflow.engines.base import Engine
+from operatorflow.registry import RunRegistry
+from operatorflow.service import OperatorFlow
+from operatorflow.settings import Settings, load_settings
+from operatorflow.storage import ObjectStores
+from operatorflow.workflows import Catalog
+
+logger = logging.getLogger(__name__)
+
+
+def build_service(settings: Settings | None = None, clock: Clock | None = None) -> OperatorFlow:
+    settings = settings or load_settings()
+    clock = clock or Clock()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    registry = RunRegistry(settings.resolved_database_url, clock)
+    stores = ObjectStores(settings.project_dir, settings.s3_endpoint_url)
+    service = OperatorFlow(settings, registry, Catalog(settings.catalog_dir), stores, clock)
+    logger.info("OperatorFlow ready: registry %s, catalog %s, outputs under %s",
+                registry.url, settings.catalog_dir, settings.resolved_output_root)
+    return service
+
+
+def build_engines(settings: Settings) -> dict[str, Engine]:
+    """Return the engines by name, as workflows and runs refer to them."""
+    from operatorflow.engines.pipeline_local import make_local_pipeline_engine
+    from operatorflow.engines.spark_local import make_local_spark_engine
+
+    engines = [make_local_spark_engine(settings), make_local_pipeline_engine(settings)]
+    return {engine.name: engine for engine in engines}

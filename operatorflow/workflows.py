@@ -1,0 +1,131 @@
+"""Workflows: the notebooks and pipelines a user can run, and the parameters each declares."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import logging
+from pathlib import Path
+
+from operatorflow.errors import InvalidInput, NotFound
+
+logger = logging.getLogger(__name__)
+
+
+class WorkflowKind(str, enum.Enum):
+    NOTEBOOK = "notebook"
+    PIPELINE = "pipeline"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclasses.dataclass(frozen=True)
+class Parameter:
+    name: str
+    default: str = ""
+    label: str = ""
+    choices: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Workflow:
+    name: str
+    kind: WorkflowKind
+    path: Path
+    engine: str
+    description: str = ""
+    parameters: tuple[Parameter, ...] = ()
+
+    def parameter_names(self) -> list[str]:
+        return [p.name for p in self.parameters]
+
+    def resolve_parameters(self, given: dict[str, str]) -> dict[str, str]:
+        """Return the defaults overlaid with `given`; raise InvalidInput for a name the workflow lacks."""
+        known = {p.name: p.default for p in self.parameters}
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            names = ", ".join(known) or "none"
+            raise InvalidInput(
+                f"Unknown parameter(s) {', '.join(unknown)} for {self.name}; it accepts: {names}."
+            )
+        resolved = dict(known)
+        resolved.update({key: str(value) for key, value in given.items()})
+        return resolved
+
+
+class Catalog:
+    """Reads `notebooks/` and `pipelines/` of a catalog folder; a file that fails to load is skipped and logged.
+
+    Each file is parsed again only when its modification time or size changes, because pages list
+    the catalog on every rerun and importing a pipeline module costs about a second.
+    """
+
+    def __init__(self, catalog_dir: Path) -> None:
+        self._dir = Path(catalog_dir)
+        self._cache: dict[Path, tuple[tuple[int, int], Workflow | None]] = {}
+
+    def list_workflows(self, kind: WorkflowKind | None = None) -> list[Workflow]:
+        workflows = []
+        if kind in (None, WorkflowKind.NOTEBOOK):
+            workflows.extend(self._notebooks())
+        if kind in (None, WorkflowKind.PIPELINE):
+            workflows.extend(self._pipelines())
+        return sorted(workflows, key=lambda w: (w.kind.value, w.name))
+
+    def get_workflow(self, name: str) -> Workflow:
+        for workflow in self.list_workflows():
+            if workflow.name == name:
+                return workflow
+        known = ", ".join(w.name for w in self.list_workflows()) or "none"
+        raise NotFound(f"No workflow named {name!r}; known workflows: {known}.")
+
+    def _notebooks(self) -> list[Workflow]:
+        from operatorflow.notebooks.parser import NOTEBOOK_SUFFIXES, describe_notebook
+
+        paths = [p for p in sorted((self._dir / "notebooks").glob("*")) if p.suffix in NOTEBOOK_SUFFIXES]
+        return self._load(paths, WorkflowKind.NOTEBOOK, "local-spark", describe_notebook)
+
+    def _pipelines(self) -> list[Workflow]:
+        from operatorflow.pipelines.loader import describe_pipeline
+
+        paths = sorted((self._dir / "pipelines").glob("*.py"))
+        return self._load(paths, WorkflowKind.PIPELINE, "local-pipeline", describe_pipeline)
+
+    def _load(self, paths: list[Path], kind: WorkflowKind, engine: str, describe) -> list[Workflow]:
+        found = []
+        for path in paths:
+            if path.name.startswith((".", "_")) or not path.is_file():
+                continue
+            stat = path.stat()
+            version = (stat.st_mtime_ns, stat.st_size)
+            cached = self._cache.get(path)
+            if cached is not None and cached[0] == version:
+                workflow = cached[1]
+            else:
+                workflow = self._describe(path, kind, engine, describe)
+                self._cache[path] = (version, workflow)
+            if workflow is not None:
+                found.append(workflow)
+        return found
+
+    @staticmethod
+    def _describe(path: Path, kind: WorkflowKind, engine: str, describe) -> Workflow | None:
+        try:
+            description, parameters = describe(path)
+        except InvalidInput as exc:
+            logger.warning("Skipping %s %s: %s", kind.value, path, exc)
+            return None
+        return Workflow(
+            name=workflow_name(path),
+            kind=kind,
+            path=path,
+            engine=engine,
+            description=description,
+            parameters=tuple(parameters),
+        )
+
+
+def workflow_name(path: Path) -> str:
+    """`taxi_tip_trainer.py` becomes `taxi-tip-trainer`."""
+    return path.stem.replace("_", "-")
