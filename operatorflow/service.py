@@ -26,7 +26,6 @@ from operatorflow.workflows import Catalog, Workflow, WorkflowKind
 logger = logging.getLogger(__name__)
 
 RUN_ID_PLACEHOLDER = "{run_id}"
-MODEL_FILE = "model.joblib"
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,254}$")
 
 
@@ -166,12 +165,14 @@ class OperatorFlow:
 
     def list_models(self, user: str) -> list[Run]:
         """Return the user's finished pipeline runs whose output holds a trained model, newest first."""
+        from operatorflow import inference
+
         models = []
         for run in self.list_runs(user, statuses=[RunStatus.SUCCEEDED]):
             if run.kind != WorkflowKind.PIPELINE.value:
                 continue
             objects = self.stores.for_location(run.output_location).list_objects(run.output_location)
-            if any(o.endswith("/" + MODEL_FILE) for o in objects):
+            if any(o.endswith("/" + inference.MODEL_FILE) for o in objects):
                 models.append(run)
         return models
 

@@ -101,8 +101,7 @@ class LocalProcessEngine(Engine):
             del self._children[pid]
 
         outcome_path = run.run_dir / OUTCOME_FILE
-        alive = _is_our_process(pid, run.run_dir / SPEC_FILE)
-        if alive:
+        if self._is_running(pid, run):
             return EngineStatus(RunStatus.RUNNING)
 
         if outcome_path.exists():
@@ -130,7 +129,7 @@ class LocalProcessEngine(Engine):
     def cancel_run(self, engine_run_id: str, run: EngineRun) -> None:
         pid = int(engine_run_id)
         (run.run_dir / CANCEL_FILE).touch()
-        if not _is_our_process(pid, run.run_dir / SPEC_FILE):
+        if not self._is_running(pid, run):
             return
         logger.info("%s cancel run %s: SIGTERM to process group %d", self.name, run.run_id, pid)
         try:
@@ -141,12 +140,20 @@ class LocalProcessEngine(Engine):
     def kill_run(self, engine_run_id: str, run: EngineRun) -> None:
         """Force a run that ignored SIGTERM to stop."""
         pid = int(engine_run_id)
-        if _is_our_process(pid, run.run_dir / SPEC_FILE):
+        if self._is_running(pid, run):
             logger.warning("%s run %s ignored SIGTERM: SIGKILL to process group %d", self.name, run.run_id, pid)
             try:
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+    def _is_running(self, pid: int, run: EngineRun) -> bool:
+        # A child of this process is asked directly: for a moment after the fork its /proc cmdline
+        # is still empty, so the /proc check alone would report a just-started run as ended.
+        child = self._children.get(pid)
+        if child is not None:
+            return child.poll() is None
+        return _is_our_process(pid, run.run_dir / SPEC_FILE)
 
     @property
     def cancel_grace_seconds(self) -> float:
