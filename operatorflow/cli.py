@@ -177,7 +177,7 @@ def _wait(service: OperatorFlow, user: str, run: Run, timeout: float | None) -> 
         raise SystemExit(130)
     finally:
         if thread is not None:
-            stop.set()
+            worker.stop(stop)
             thread.join(timeout=30)
 
 

@@ -12,7 +12,7 @@ import json
 import logging
 import re
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from operatorflow.clock import Clock
 from operatorflow.errors import InvalidInput, NotFound, OperationTimedOut, RunFailed
@@ -46,6 +46,11 @@ class OperatorFlow:
         self.stores = stores
         self.clock = clock or Clock()
         self._models: dict[str, Any] = {}
+        self._submit_listeners: list[Callable[[], None]] = []
+
+    def add_submit_listener(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after each submission, so a worker in this process starts the run at once."""
+        self._submit_listeners.append(listener)
 
     # Workflows
 
@@ -89,6 +94,8 @@ class OperatorFlow:
             output_location=location,
         )
         logger.info("service %s submitted run %s of %s", owner, run.id, workflow.name)
+        for listener in self._submit_listeners:
+            listener()
         return run
 
     def get_run(self, user: str, run_id: str) -> Run:

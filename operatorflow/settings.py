@@ -39,7 +39,7 @@ class Settings:
     max_running: int = 2
     """Maximum runs one worker keeps running at once; local Spark and kfp runs use a core each."""
 
-    poll_seconds: float = 1.0
+    poll_seconds: float = 0.5
     """Seconds between two passes of the worker over queued and running runs."""
 
     lease_seconds: float = 30.0

@@ -43,6 +43,19 @@ class Worker:
         self.worker_id = worker_id or f"{self.hostname}:{self.pid}:{uuid.uuid4().hex[:6]}"
         # Monotonic time at which a cancel was sent, per run, so a run that ignores SIGTERM is killed.
         self._cancel_sent: dict[str, float] = {}
+        # Set by a submission in this process or a finished child, to start the next pass before
+        # the poll interval is over: waiting out the interval would add up to a second to each run.
+        self.wake = threading.Event()
+        service.add_submit_listener(self.wake.set)
+        for engine in engines.values():
+            set_listener = getattr(engine, "set_exit_listener", None)
+            if set_listener is not None:
+                set_listener(self.wake.set)
+
+    def stop(self, stop: threading.Event) -> None:
+        """Set `stop` and end the current wait, so `run_forever` returns after this pass."""
+        stop.set()
+        self.wake.set()
 
     # The loop
 
@@ -62,7 +75,8 @@ class Worker:
                 if max_passes is not None and passes >= max_passes:
                     reason = f"{max_passes} passes done"
                     break
-                self.clock.sleep(self.settings.poll_seconds, stop)
+                self.clock.sleep(self.settings.poll_seconds, self.wake)
+                self.wake.clear()
         finally:
             try:
                 self.registry.remove_worker(self.worker_id)
@@ -254,8 +268,8 @@ def stop_background_workers(timeout_seconds: float = 10.0) -> None:
     with _background_lock:
         entries = list(_background.values())
         _background.clear()
-    for _worker, stop, thread in entries:
-        stop.set()
+    for worker, stop, _thread in entries:
+        worker.stop(stop)
     for _worker, _stop, thread in entries:
         thread.join(timeout_seconds)
 
@@ -277,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def _stop(signum, _frame) -> None:
         logger.info("worker %s received signal %d, stopping after this pass", worker.worker_id, signum)
-        stop.set()
+        worker.stop(stop)
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)

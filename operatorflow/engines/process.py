@@ -15,8 +15,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from operatorflow.engines.base import Engine, EngineRun, EngineStatus
 from operatorflow.errors import BackendUnavailable
@@ -72,6 +73,11 @@ class LocalProcessEngine(Engine):
         self._cancel_grace_seconds = cancel_grace_seconds
         # Children started by this process, kept so that `poll` reaps them instead of leaving zombies.
         self._children: dict[int, subprocess.Popen] = {}
+        self._exit_listener: Callable[[], None] | None = None
+
+    def set_exit_listener(self, listener: Callable[[], None]) -> None:
+        """Call `listener` when a child started from now on exits, so its worker records the end at once."""
+        self._exit_listener = listener
 
     def submit_run(self, run: EngineRun) -> str:
         run.run_dir.mkdir(parents=True, exist_ok=True)
@@ -91,6 +97,9 @@ class LocalProcessEngine(Engine):
             except OSError as exc:
                 raise BackendUnavailable(f"Could not start the {self.name} process for run {run.run_id}: {exc}") from exc
         self._children[child.pid] = child
+        if self._exit_listener is not None:
+            threading.Thread(target=_notify_on_exit, args=(child, self._exit_listener),
+                             name=f"{self.name}-exit-{child.pid}", daemon=True).start()
         logger.info("%s started run %s as process %d", self.name, run.run_id, child.pid)
         return str(child.pid)
 
@@ -158,6 +167,11 @@ class LocalProcessEngine(Engine):
     @property
     def cancel_grace_seconds(self) -> float:
         return self._cancel_grace_seconds
+
+
+def _notify_on_exit(child: subprocess.Popen, listener: Callable[[], None]) -> None:
+    child.wait()
+    listener()
 
 
 def _is_our_process(pid: int, spec_path: Path) -> bool:

@@ -1,0 +1,81 @@
+"""Time both examples through OperatorFlow and directly, and print a Markdown table.
+
+Usage: `.venv/bin/python benchmarks/run_examples.py [--repeat N]`. Through OperatorFlow means:
+queue the run with the service, one standalone worker (default settings) starts and follows it,
+and the clock stops when the registry says SUCCEEDED; that is what a user sees from pressing Run.
+Directly means `benchmarks/direct.py` in a fresh process. The runs alternate, so drift on the
+machine hits both sides alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))
+
+from operatorflow.factory import build_service  # noqa: E402
+from operatorflow.settings import load_settings  # noqa: E402
+from operatorflow.status import RunStatus  # noqa: E402
+
+EXAMPLES = {"shakespeare-wordcount": "wordcount", "taxi-tip-trainer": "taxi"}
+
+
+def time_direct(kind: str, scratch: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, str(PROJECT / "benchmarks/direct.py"), kind, str(scratch)],
+                   check=True, capture_output=True, cwd=PROJECT, timeout=600)
+    return time.perf_counter() - started
+
+
+def time_through(service, workflow: str) -> float:
+    started = time.perf_counter()
+    run = service.submit_run("bench", workflow)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        run = service.get_run("bench", run.id)
+        if run.status.is_terminal:
+            break
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    if run.status is not RunStatus.SUCCEEDED:
+        raise SystemExit(f"{workflow} run {run.id} ended {run.status.value}: {run.error_message}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="operatorflow-bench-"))
+    env = {**os.environ, "OPERATORFLOW_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1"}
+    os.environ.update({"OPERATORFLOW_HOME": str(home), "OPERATORFLOW_WORKER": "none"})
+    service = build_service(load_settings())
+    worker = subprocess.Popen([sys.executable, "-m", "operatorflow.worker"], env=env, cwd=PROJECT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        print("| example | through OperatorFlow, median (min-max) | directly, median (min-max) | overhead |")
+        print("|---|---|---|---|")
+        for workflow, kind in EXAMPLES.items():
+            through, direct = [], []
+            for i in range(args.repeat):
+                through.append(time_through(service, workflow))
+                direct.append(time_direct(kind, home / f"direct-{kind}-{i}"))
+            t, d = statistics.median(through), statistics.median(direct)
+            print(f"| {workflow} | {t:.1f} s ({min(through):.1f}-{max(through):.1f}) "
+                  f"| {d:.1f} s ({min(direct):.1f}-{max(direct):.1f}) | {100 * (t - d) / d:+.1f}% |", flush=True)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+
+
+if __name__ == "__main__":
+    main()
