@@ -64,6 +64,12 @@ class Catalog:
     def __init__(self, catalog_dir: Path) -> None:
         self._dir = Path(catalog_dir)
         self._cache: dict[Path, tuple[tuple[int, int], Workflow | None]] = {}
+        self._problems: dict[Path, str] = {}
+
+    def list_problems(self) -> list[tuple[str, str]]:
+        """Return (workflow name, message) for each catalog file that could not be read, after a listing."""
+        self.list_workflows()
+        return [(workflow_name(path), message) for path, message in sorted(self._problems.items()) if path.is_file()]
 
     def list_workflows(self, kind: WorkflowKind | None = None) -> list[Workflow]:
         workflows = []
@@ -105,17 +111,19 @@ class Catalog:
             else:
                 workflow = self._describe(path, kind, engine, describe)
                 self._cache[path] = (version, workflow)
-            if workflow is not None:
-                found.append(workflow)
+            if workflow is None:
+                continue
+            found.append(workflow)
         return found
 
-    @staticmethod
-    def _describe(path: Path, kind: WorkflowKind, engine: str, describe) -> Workflow | None:
+    def _describe(self, path: Path, kind: WorkflowKind, engine: str, describe) -> Workflow | None:
         try:
             description, parameters = describe(path)
         except InvalidInput as exc:
             logger.warning("Skipping %s %s: %s", kind.value, path, exc)
+            self._problems[path] = str(exc)
             return None
+        self._problems.pop(path, None)
         return Workflow(
             name=workflow_name(path),
             kind=kind,

@@ -79,3 +79,19 @@ def test_read_output_outside_run_is_not_found(service):
 
     with pytest.raises(NotFound):
         service.read_output_object("ada", run.id, "/etc/passwd")
+
+
+def test_malformed_catalog_file_is_listed_as_problem(settings, tmp_path):
+    from operatorflow.factory import build_service
+    from operatorflow.settings import load_settings
+
+    catalog = tmp_path / "catalog"
+    (catalog / "notebooks").mkdir(parents=True)
+    (catalog / "notebooks" / "broken_notebook.py").write_text("print('no Databricks header')\n")
+    service = build_service(load_settings(home=tmp_path / "home", catalog_dir=catalog, worker="none"))
+
+    problems = service.list_catalog_problems()
+
+    assert service.list_workflows() == []
+    assert [name for name, _ in problems] == ["broken-notebook"]
+    assert "broken_notebook.py" in problems[0][1]
