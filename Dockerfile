@@ -14,7 +14,7 @@ RUN pip install --no-cache-dir -r requirements.txt
 
 COPY pyproject.toml Home.py ./
 COPY operatorflow/ operatorflow/
-COPY pages/ pages/
+COPY app_pages/ app_pages/
 COPY catalog/ catalog/
 COPY examples/ examples/
 COPY .streamlit/ .streamlit/

@@ -57,9 +57,9 @@ class OperatorFlow:
     def list_workflows(self, kind: WorkflowKind | None = None) -> list[Workflow]:
         return self.catalog.list_workflows(kind)
 
-    def list_catalog_problems(self) -> list[tuple[str, str]]:
+    def list_catalog_problems(self, kind: WorkflowKind | None = None) -> list[tuple[str, str]]:
         """Return (workflow name, message) for catalog files that cannot be read, so pages can show why."""
-        return self.catalog.list_problems()
+        return self.catalog.list_problems(kind)
 
     def get_workflow(self, name: str) -> Workflow:
         return self.catalog.get_workflow(name)

@@ -66,10 +66,15 @@ class Catalog:
         self._cache: dict[Path, tuple[tuple[int, int], Workflow | None]] = {}
         self._problems: dict[Path, str] = {}
 
-    def list_problems(self) -> list[tuple[str, str]]:
-        """Return (workflow name, message) for each catalog file that could not be read, after a listing."""
-        self.list_workflows()
-        return [(workflow_name(path), message) for path, message in sorted(self._problems.items()) if path.is_file()]
+    def list_problems(self, kind: WorkflowKind | None = None) -> list[tuple[str, str]]:
+        """Return (workflow name, message) for each catalog file of `kind` that could not be read."""
+        self.list_workflows(kind)
+        folder = {None: None, WorkflowKind.NOTEBOOK: "notebooks", WorkflowKind.PIPELINE: "pipelines"}[kind]
+        return [
+            (workflow_name(path), message)
+            for path, message in sorted(self._problems.items())
+            if path.is_file() and folder in (None, path.parent.name)
+        ]
 
     def list_workflows(self, kind: WorkflowKind | None = None) -> list[Workflow]:
         workflows = []

@@ -1,0 +1,416 @@
+"""Streamlit helpers shared by the router and the pages: the cached service, the signed-in user, errors and run views."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import zoneinfo
+from typing import Any, Callable
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from operatorflow import accounts
+from operatorflow.errors import OperatorFlowError
+from operatorflow.registry import Run
+from operatorflow.serve import configure_logging  # noqa: F401 - the router calls ui.configure_logging()
+from operatorflow.service import OperatorFlow
+from operatorflow.settings import load_settings
+from operatorflow.status import RunStatus
+from operatorflow.workflows import Parameter, WorkflowKind
+
+logger = logging.getLogger(__name__)
+
+_MAX_LABEL_LENGTH = 40
+LIVE_REFRESH_SECONDS = 2.0
+"""Seconds between two refreshes of an active run's details."""
+
+STATUS_COLORS = {
+    RunStatus.QUEUED.value: "gray",
+    RunStatus.RUNNING.value: "blue",
+    RunStatus.CANCELLING.value: "orange",
+    RunStatus.SUCCEEDED.value: "green",
+    RunStatus.FAILED.value: "red",
+    RunStatus.CANCELED.value: "violet",
+    "AVAILABLE": "green",
+}
+"""Badge colour per run status and per workflow status (AVAILABLE or RUNNING)."""
+
+# Plotly colours matching STATUS_COLORS, so charts and badges agree.
+STATUS_CHART_COLORS = {
+    RunStatus.QUEUED.value: "#9ca3af",
+    RunStatus.RUNNING.value: "#3b82f6",
+    RunStatus.CANCELLING.value: "#f59e0b",
+    RunStatus.SUCCEEDED.value: "#22c55e",
+    RunStatus.FAILED.value: "#ef4444",
+    RunStatus.CANCELED.value: "#8b5cf6",
+}
+
+# Session-state keys of the router; the library keeps its own (`username`, `authentication_status`, ...).
+_AUTHENTICATOR_KEY = "router_authenticator"
+_ACCOUNTS_KEY = "router_accounts"
+_SIGN_OUT_KEY = "router_sign_out_requested"
+_SET_COOKIE_KEY = "router_set_cookie"
+_LIBRARY_KEYS = {"name", "authentication_status", "username", "email", "roles", "logout"}
+
+
+@st.cache_resource(show_spinner=False)
+def get_service() -> OperatorFlow:
+    """Return the process-wide service, with the worker thread started when OPERATORFLOW_WORKER=thread.
+
+    Every session shares the service, so it keeps no user's session or token. Each call names
+    the acting user.
+    """
+    from operatorflow.factory import build_service
+
+    settings = load_settings()
+    service = build_service(settings)
+    if settings.worker == "thread":
+        from operatorflow.worker import start_background_worker
+
+        start_background_worker(service)
+    return service
+
+
+# Accounts and the signed-in user
+
+
+def authenticate_session() -> None:
+    """Build this script run's authenticator, then apply a requested sign-out or sign in from the cookie.
+
+    Call once per run, before `st.navigation`, because the page list depends on the outcome.
+    """
+    settings = get_service().settings
+    config = accounts.load_accounts(settings)
+    authenticator = accounts.build_authenticator(settings, config)
+    st.session_state[_AUTHENTICATOR_KEY] = authenticator
+    st.session_state[_ACCOUNTS_KEY] = config
+
+    if st.session_state.pop(_SIGN_OUT_KEY, False):
+        _sign_out(authenticator)
+        return
+
+    if current_user() is None:
+        _sign_in_from_cookie(authenticator)
+
+    # The sign-in page reruns the app at once, which can drop the cookie component it drew.
+    # Drawing the component again here, in a run that completes, lets the browser store the cookie.
+    if st.session_state.pop(_SET_COOKIE_KEY, False) and current_user() is not None:
+        authenticator.cookie_controller.set_cookie()
+
+
+def current_user() -> str | None:
+    """Return the signed-in username of this session, or None."""
+    if st.session_state.get("authentication_status") and st.session_state.get("username"):
+        return str(st.session_state["username"])
+    return None
+
+
+def require_user() -> str:
+    """Return the signed-in user, or show a notice and stop the page when there is none."""
+    user = current_user()
+    if user is None:
+        st.warning("Sign in to use this page.")
+        st.stop()
+    return user
+
+
+def get_authenticator():
+    return st.session_state[_AUTHENTICATOR_KEY]
+
+
+def get_accounts_config() -> dict[str, Any]:
+    return st.session_state[_ACCOUNTS_KEY]
+
+
+def finish_sign_in() -> None:
+    """Rerun the app after a successful sign-in, so the router shows the signed-in pages."""
+    logger.info("accounts %s signed in", current_user())
+    st.session_state[_SET_COOKIE_KEY] = True
+    st.rerun()
+
+
+def request_sign_out() -> None:
+    """Button callback: the router signs the user out at the start of the next run."""
+    st.session_state[_SIGN_OUT_KEY] = True
+
+
+def _sign_out(authenticator) -> None:
+    user = current_user()
+    if user is None:
+        return
+    # Asks the browser to delete its sign-in cookie and sets the library's `logout` flag, which
+    # stops this session from signing in again from the cookie in its request headers. The
+    # recorded time revokes the cookie for new sessions even if the browser keeps it.
+    accounts.record_sign_out(get_service().settings, user, time.time())
+    authenticator.logout(location="unrendered")
+    for key in list(st.session_state.keys()):
+        if key not in _LIBRARY_KEYS and key not in (_AUTHENTICATOR_KEY, _ACCOUNTS_KEY):
+            del st.session_state[key]
+    logger.info("accounts %s signed out", user)
+
+
+def _sign_in_from_cookie(authenticator) -> None:
+    import jwt
+    from streamlit_authenticator.utilities import LoginError
+
+    config = get_accounts_config()
+    cookie = st.context.cookies.get(config["cookie"]["name"])
+    if isinstance(cookie, str) and accounts.is_cookie_signed_out(config, cookie):
+        # The library's `logout` flag makes it skip the cookie for the rest of this session,
+        # including in the sign-in form, which would otherwise accept the cookie itself.
+        st.session_state["logout"] = True
+        logger.info("accounts ignored a sign-in cookie issued before its user signed out")
+        return
+    try:
+        authenticator.login(location="unrendered")
+    except (LoginError, jwt.InvalidTokenError) as exc:
+        # The cookie names a removed account or is forged, so the user signs in with the form
+        # instead, and the form must not try the cookie again.
+        st.session_state["logout"] = True
+        logger.warning("accounts ignored a sign-in cookie: %s", exc)
+        return
+    if current_user() is not None:
+        logger.info("accounts %s signed in from the browser cookie", current_user())
+
+
+# Errors
+
+
+def show_error(exc: BaseException) -> None:
+    """Show an OperatorFlowError's message; log anything else with its traceback as an unexpected failure."""
+    if isinstance(exc, OperatorFlowError):
+        st.error(str(exc))
+        return
+    logger.error("Unexpected failure in the app", exc_info=exc)
+    st.error(f"Unexpected failure: {type(exc).__name__}: {exc}. The details are in the app log.")
+
+
+# Formatting
+
+
+def format_time(value: dt.datetime | None) -> str:
+    """Format a timestamp in the browser's time zone (UTC when the browser does not report one)."""
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    zone = _display_zone()
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S ") + (value.astimezone(zone).tzname() or "")
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
+def _display_zone() -> dt.tzinfo:
+    name = st.context.timezone
+    if name:
+        try:
+            return zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            logger.warning("Unknown browser time zone %r, showing times in UTC", name)
+    return dt.timezone.utc
+
+
+def status_badge(status: str) -> None:
+    """Draw a coloured badge for a run status or a workflow status."""
+    st.badge(status, color=STATUS_COLORS.get(status, "gray"))  # type: ignore[arg-type]
+
+
+def run_label(run: Run) -> str:
+    """Label of a run in a select box: id and creation time.
+
+    It leaves out the status on purpose: Streamlit 1.67's browser side keeps showing the old label
+    of the selected option when only that label changes, so a status there would go stale.
+    """
+    return f"{run.id} · created {format_time(run.created_at)}"
+
+
+def runs_frame(runs: list[Run]) -> pd.DataFrame:
+    """Return one table row per run, for st.dataframe and charts."""
+    rows = [
+        {
+            "run": run.id,
+            "workflow": run.workflow,
+            "status": run.status.value,
+            "created": format_time(run.created_at),
+            "started": format_time(run.started_at),
+            "finished": format_time(run.finished_at),
+            "duration (s)": None if run.duration_seconds is None else round(run.duration_seconds, 1),
+        }
+        for run in runs
+    ]
+    columns = ["run", "workflow", "status", "created", "started", "finished", "duration (s)"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+# Inputs
+
+
+def parameter_input(parameter: Parameter, key: str, label: str | None = None) -> str:
+    """Draw an input for one workflow parameter, prefilled with its default; return the value as text."""
+    description = parameter.label or parameter.name
+    if label is None:
+        # Catalog labels are sometimes whole sentences: those become the help text.
+        label = description if len(description) <= _MAX_LABEL_LENGTH else parameter.name
+    help_text = description if description != label else None
+    if parameter.choices:
+        choices = list(parameter.choices)
+        index = choices.index(parameter.default) if parameter.default in choices else 0
+        return str(st.selectbox(label, choices, index=index, help=help_text, key=key))
+    return st.text_input(label, value=parameter.default, help=help_text, key=key)
+
+
+# Run details
+
+
+ResultRenderer = Callable[[OperatorFlow, str, Run], None]
+
+
+def show_live_run(service: OperatorFlow, user: str, run_id: str, key_prefix: str,
+                  render_result: ResultRenderer | None = None) -> None:
+    """Draw a run's details; while the run is active they refresh every LIVE_REFRESH_SECONDS.
+
+    Once a refresh finds the run ended, the whole page reruns, so its other parts (catalog status,
+    run list) catch up and the refreshing stops.
+    """
+    first = service.get_run(user, run_id)
+    started_active = first.status.is_active
+
+    @st.fragment(run_every=LIVE_REFRESH_SECONDS if started_active else None)
+    def _details() -> None:
+        try:
+            run = service.get_run(user, run_id)
+        except OperatorFlowError as exc:
+            show_error(exc)
+            return
+        if started_active and run.status.is_terminal:
+            st.rerun()
+        if run.status.is_active and st.button("Cancel run", key=f"{key_prefix}_cancel_{run.id}"):
+            try:
+                service.cancel_run(user, run.id)
+            except OperatorFlowError as exc:
+                show_error(exc)
+            else:
+                st.rerun()
+        render_run_details(service, user, run, render_result)
+
+    _details()
+
+
+def render_run_details(service: OperatorFlow, user: str, run: Run,
+                       render_result: ResultRenderer | None = None) -> None:
+    """Draw status, times, parameters, output location, error, result and log of one run."""
+    title, badge = st.columns([4, 1], vertical_alignment="center")
+    title.subheader(f"Run {run.id}")
+    with badge:
+        status_badge(run.status.value)
+
+    created, started, finished, duration = st.columns(4)
+    created.caption(f"Created  \n{format_time(run.created_at)}")
+    started.caption(f"Started  \n{format_time(run.started_at)}")
+    finished.caption(f"Finished  \n{format_time(run.finished_at)}")
+    duration.caption(f"Duration  \n{format_duration(run.duration_seconds)}")
+
+    st.markdown("**Parameters**")
+    parameters = pd.DataFrame(sorted(run.parameters.items()), columns=["parameter", "value"])
+    st.dataframe(parameters, hide_index=True, width="stretch")
+    st.markdown("**Output location**")
+    st.code(run.output_location, language=None)
+
+    if run.status is RunStatus.FAILED:
+        st.error(f"Run {run.id} failed: {run.error_message or 'no error message was recorded.'}")
+    elif run.status is RunStatus.CANCELED:
+        st.warning(f"Run {run.id} was canceled. {run.error_message or ''}".strip())
+    elif run.status.is_active:
+        st.info(f"Run {run.id} is {run.status.value}; this view refreshes by itself.")
+
+    if run.status is RunStatus.SUCCEEDED:
+        try:
+            (render_result or render_generic_result)(service, user, run)
+        except OperatorFlowError as exc:
+            show_error(exc)
+
+    with st.expander("Log"):
+        try:
+            log = service.read_run_log(user, run.id)
+        except OperatorFlowError as exc:
+            show_error(exc)
+        else:
+            st.code(log or "The run has no log yet.", language=None)
+
+
+def render_generic_result(service: OperatorFlow, user: str, run: Run) -> None:
+    result = service.get_run_result(user, run.id)
+    if result is None:
+        st.caption("The run returned no result.")
+    elif isinstance(result, (dict, list)):
+        st.json(result)
+    else:
+        st.code(str(result), language=None)
+
+
+def render_notebook_result(service: OperatorFlow, user: str, run: Run) -> None:
+    """Draw a word-count result (`top_words`) as a table and a bar chart; other results as JSON."""
+    result = service.get_run_result(user, run.id)
+    if not isinstance(result, dict) or not isinstance(result.get("top_words"), list):
+        render_generic_result(service, user, run)
+        return
+
+    total, distinct = st.columns(2)
+    total.metric("Total words", f"{result.get('total_words', 0):,}")
+    distinct.metric("Distinct words", f"{result.get('distinct_words', 0):,}")
+    words = pd.DataFrame(result["top_words"], columns=["word", "count"])
+    table, chart = st.columns([1, 2])
+    table.dataframe(words, hide_index=True, width="stretch")
+    figure = px.bar(words, x="word", y="count", title=f"Top {len(words)} words")
+    chart.plotly_chart(figure, key=f"word_count_chart_{run.id}")
+
+
+def render_pipeline_result(service: OperatorFlow, user: str, run: Run) -> None:
+    """Draw a training run's metrics and the objects it wrote (model, metrics) with their locations."""
+    metrics = run.metrics or {}
+    headline = [("accuracy", "Accuracy"), ("auc", "AUC"), ("rows_used", "Rows used")]
+    columns = st.columns(len(headline))
+    for column, (name, label) in zip(columns, headline):
+        value = metrics.get(name)
+        column.metric(label, _format_metric(value))
+    others = {k: v for k, v in metrics.items() if k not in dict(headline)}
+    if others:
+        frame = pd.DataFrame([(k, _format_metric(v)) for k, v in sorted(others.items())], columns=["metric", "value"])
+        st.dataframe(frame, hide_index=True, width="stretch")
+
+    st.markdown("**Output objects**")
+    objects = service.list_output_objects(user, run.id)
+    if not objects:
+        st.caption(f"No objects under {run.output_location}.")
+        return
+    base = run.output_location.rstrip("/") + "/"
+    frame = pd.DataFrame(
+        [(location.removeprefix(base), location) for location in objects], columns=["object", "location"]
+    )
+    st.dataframe(frame, hide_index=True, width="stretch")
+
+
+def _format_metric(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def show_catalog_problems(service: OperatorFlow, kind: WorkflowKind) -> None:
+    """Warn about catalog files of `kind` that cannot be read, so a broken file does not vanish silently."""
+    for name, message in service.list_catalog_problems(kind):
+        st.warning(f"{name} cannot be run: {message}", icon=":material/warning:")

@@ -1,0 +1,184 @@
+"""The real app in Chromium: HTTPS only, accounts with the sign-in cookie, and a word count run end to end."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from operatorflow.accounts import COOKIE_NAME
+from operatorflow.settings import PROJECT_DIR
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+START_TIMEOUT_SECONDS = 60
+# A word count measured 33-36 s on a 2-core machine with the first Spark start; allow for slower ones.
+RUN_TIMEOUT_MS = 120_000
+PASSWORD = "Lovelace#1843"
+
+
+# These replace pytest-playwright's fixtures of the same name. They set every option themselves,
+# because pytest 9 fails on an override that also requests the fixture it replaces.
+@pytest.fixture(scope="session")
+def browser_type_launch_args():
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package to run browser tests")
+    return {"executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args():
+    # The app serves a self-signed certificate generated on its first start.
+    return {"ignore_https_errors": True, "viewport": {"width": 1400, "height": 1600}}
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """Start `python -m operatorflow.serve` with its own data folder and a worker thread; stop it after the module."""
+    home = tmp_path_factory.mktemp("app-home")
+    port = _free_port()
+    env = {name: value for name, value in os.environ.items() if not name.startswith("OPERATORFLOW_")}
+    env.update(OPERATORFLOW_HOME=str(home), OPERATORFLOW_WORKER="thread", OPERATORFLOW_PORT=str(port),
+               SPARK_LOCAL_IP="127.0.0.1")
+    log_path = home / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "operatorflow.serve"], cwd=PROJECT_DIR, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    url = f"https://localhost:{port}"
+    try:
+        _wait_for_health(url, process, log_path)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def test_plain_http_gets_no_page(app_url):
+    port = int(app_url.rsplit(":", 1)[1])
+
+    reply = _plain_http_get(port)
+
+    assert not reply.startswith(b"HTTP/")
+    assert b"<html" not in reply.lower()
+
+
+def test_sign_in_survives_reload_until_sign_out(app_url, page: Page):
+    create_account_and_sign_in(page, app_url, "grace")
+    _wait_for_cookie(page, COOKIE_NAME)
+
+    page.reload()
+
+    expect(page.get_by_text("Signed in as grace")).to_be_visible(timeout=15_000)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("tab", name="Sign in")).to_be_visible(timeout=15_000)
+    page.reload()
+    expect(page.get_by_role("tab", name="Sign in")).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("Signed in as")).to_have_count(0)
+
+
+def test_word_count_run_shows_top_words(app_url, page: Page):
+    create_account_and_sign_in(page, app_url, "ada")
+    page.get_by_role("link", name="Open SparkFlow", exact=True).click()
+    expect(page.get_by_role("heading", name="SparkFlow", exact=True)).to_be_visible(timeout=15_000)
+
+    page.get_by_role("button", name="Run").click()
+
+    expect(page.get_by_text(re.compile(r"Run \w+ of shakespeare-wordcount is queued"))).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("Total words")).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    expect(page.get_by_text("SUCCEEDED", exact=True).first).to_be_visible()
+    expect(page.get_by_text("Top 20 words")).to_be_visible()
+    words = page.get_by_test_id("stDataFrame").filter(has_text="word").last
+    expect(words).to_contain_text("the")
+
+
+def create_account_and_sign_in(page: Page, app_url: str, username: str) -> None:
+    page.goto(app_url)
+    page.get_by_role("tab", name="Create account").click(timeout=30_000)
+    form = page.get_by_test_id("stForm").filter(has_text="Create account")
+    form.get_by_label("First name").fill("Ada")
+    form.get_by_label("Last name").fill("Lovelace")
+    form.get_by_label("Email").fill(f"{username}@example.com")
+    form.get_by_label("Username").fill(username)
+    form.get_by_label("Password", exact=True).fill(PASSWORD)
+    form.get_by_label("Repeat password").fill(PASSWORD)
+    form.get_by_role("button", name="Create account").click()
+    expect(page.get_by_text(f"Account {username} created")).to_be_visible(timeout=15_000)
+
+    page.get_by_role("tab", name="Sign in").click()
+    form = page.get_by_test_id("stForm").filter(has_text="Sign in")
+    form.get_by_label("Username").fill(username)
+    form.get_by_label("Password", exact=True).fill(PASSWORD)
+    form.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text(f"Signed in as {username}")).to_be_visible(timeout=15_000)
+
+
+def _wait_for_cookie(page: Page, name: str) -> None:
+    """Wait until the browser has a cookie: a component sets it after the page draws."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if any(cookie["name"] == name for cookie in page.context.cookies()):
+            return
+        page.wait_for_timeout(200)
+    pytest.fail(f"The cookie {name} was never set within 15 s")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for_health(url: str, process: subprocess.Popen, log_path: Path) -> None:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"The app exited with code {process.returncode}:\n{log_path.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", context=context, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"The app did not answer {url}/_stcore/health within {START_TIMEOUT_SECONDS} s:\n"
+                f"{log_path.read_text()[-3000:]}")
+
+
+def _plain_http_get(port: int) -> bytes:
+    """Send a plain HTTP request to the HTTPS port and return whatever comes back before the close."""
+    with socket.create_connection(("localhost", port), timeout=10) as connection:
+        connection.sendall(f"GET / HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n".encode())
+        chunks = []
+        try:
+            while chunk := connection.recv(65536):
+                chunks.append(chunk)
+        except ConnectionResetError:
+            pass
+    return b"".join(chunks)
