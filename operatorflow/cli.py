@@ -218,7 +218,7 @@ def parse_params(pairs: list[str]) -> dict[str, str]:
 
 
 def run_document(run: Run) -> dict[str, Any]:
-    """The JSON form of a run for `--json`: the record with its result decoded."""
+    """Build the JSON form of a run for `--json`: the record with its result decoded."""
     document = run.to_dict()
     document["result"] = decode_result(run.result)
     document.pop("worker_id", None)

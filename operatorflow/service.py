@@ -175,7 +175,7 @@ class OperatorFlow:
     # Models and predictions
 
     def list_models(self, user: str) -> list[Run]:
-        """Return the user's finished pipeline runs whose output holds a trained model, newest first."""
+        """Return the user's finished pipeline runs whose output contains a trained model, newest first."""
         from operatorflow import inference
 
         models = []

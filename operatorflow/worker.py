@@ -3,7 +3,7 @@
 One pass (`run_once`) does, in order: heartbeat, renew the leases of the runs this worker follows,
 adopt runs whose worker died, follow every run it holds (cancel, poll, finish), and start queued
 runs while it has capacity. Runs live in the registry, so any number of workers may share one
-database: the claim is atomic, and each run is polled by exactly the worker that holds it.
+database: the claim is atomic, and each run is polled only by the worker that claimed it.
 
 `python -m operatorflow.worker` runs a worker on its own; by default the app runs one in a thread.
 """
@@ -118,7 +118,7 @@ class Worker:
             logger.info("worker %s re-attached to run %s (%s)", self.worker_id, run.id, run.status.value)
 
     def _is_dead(self, record: dict) -> bool:
-        """A worker on this host whose process is gone, or any whose heartbeat is older than a lease."""
+        """Return True for a worker on this host whose process is gone, or any whose heartbeat is older than a lease."""
         stale = (self.clock.now() - record["heartbeat_at"]).total_seconds() > self.settings.lease_seconds
         gone = record["hostname"] == self.hostname and not _process_exists(record["pid"])
         return stale or gone
@@ -213,7 +213,7 @@ class Worker:
         )
 
     def _copy_log_to_output(self, run: Run, engine_run: EngineRun) -> None:
-        """Keep the log beside the outputs, so the output location alone tells what happened."""
+        """Copy the run log beside the outputs, so the output location alone records what happened."""
         log = engine_run.run_dir / "run.log"
         if not log.is_file():
             return
@@ -225,7 +225,7 @@ class Worker:
 
 
 def _workflow_stub(run: Run) -> Workflow:
-    """A workflow record for a run already started: following it needs only names, not the file."""
+    """Build a workflow record for a run already started, because following it needs only names, not the file."""
     return Workflow(name=run.workflow, kind=WorkflowKind(run.kind), path=Path(), engine=run.engine)
 
 

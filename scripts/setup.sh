@@ -21,7 +21,10 @@ fi
 # PySpark 4 needs Java 17 or newer; say so now rather than at the first notebook run.
 java_bin=java
 [ -n "${JAVA_HOME:-}" ] && java_bin="$JAVA_HOME/bin/java"
-java_major=$("$java_bin" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1 || true)
+java_version=$("$java_bin" -version 2>&1 | sed -n 's/.*version "\([0-9.]*\).*/\1/p' | head -n 1 || true)
+java_major=${java_version%%.*}
+# Java 8 and older report themselves as 1.x.
+[ "$java_major" = 1 ] && java_major=$(echo "$java_version" | cut -d. -f2)
 if [ -z "$java_major" ] || [ "$java_major" -lt 17 ]; then
   echo "error: PySpark needs Java 17 or newer, and ${java_major:+Java $java_major was found}${java_major:-no java command was found}." >&2
   echo "  Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless" >&2
