@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="set a parameter; repeat for several")
     run.add_argument("--output", metavar="LOCATION",
                      help="output location (a folder or s3://bucket/prefix; {run_id} is replaced)")
+    run.add_argument("--engine", help="engine to run on (default: the workflow's own; see `workflows list`)")
     run.add_argument("--wait", action="store_true", help="follow the run to its end; exit 0 only if it SUCCEEDED")
     run.add_argument("--timeout", type=float, metavar="SECONDS", help="with --wait, give up after this many seconds")
     run.add_argument("--json", action="store_true", help="print JSON only (with --wait, the finished run)")
@@ -134,7 +135,7 @@ def _dispatch(args: argparse.Namespace, service: OperatorFlow, user: str) -> int
 
 def _run(args: argparse.Namespace, service: OperatorFlow, user: str) -> int:
     parameters = parse_params(args.param)
-    run = service.submit_run(user, args.workflow, parameters, args.output)
+    run = service.submit_run(user, args.workflow, parameters, args.output, engine=args.engine)
     if not args.wait:
         if not _worker_is_live(service):
             print(f"warning: no worker is running, so run {run.id} stays QUEUED until the app or "

@@ -10,7 +10,7 @@ from operatorflow.registry import RunRegistry
 from operatorflow.service import OperatorFlow
 from operatorflow.settings import Settings, load_settings
 from operatorflow.storage import ObjectStores
-from operatorflow.workflows import Catalog
+from operatorflow.workflows import Catalog, WorkflowKind
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +25,13 @@ def build_service(settings: Settings | None = None, clock: Clock | None = None) 
     logger.info("OperatorFlow ready: registry %s, catalog %s, outputs under %s",
                 registry.url, settings.catalog_dir, settings.resolved_output_root)
     return service
+
+
+def configured_engines(settings: Settings, kind: WorkflowKind) -> list[str]:
+    """Return the names of the engines that settings make available for workflows of `kind`, default first."""
+    if kind is WorkflowKind.NOTEBOOK:
+        return ["local-spark"]
+    return ["local-pipeline"]
 
 
 def build_engines(settings: Settings) -> dict[str, Engine]:

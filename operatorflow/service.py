@@ -79,12 +79,29 @@ class OperatorFlow:
 
     # Runs
 
+    def list_engines(self, workflow_name: str) -> list[str]:
+        """Return the engines the workflow can run on with these settings, its default first."""
+        from operatorflow.factory import configured_engines
+
+        workflow = self.get_workflow(workflow_name)
+        engines = configured_engines(self.settings, workflow.kind)
+        if workflow.engine in engines:
+            engines.remove(workflow.engine)
+        return [workflow.engine, *engines]
+
     def submit_run(self, user: str, workflow_name: str, parameters: dict[str, str] | None = None,
-                   output_location: str | None = None) -> Run:
+                   output_location: str | None = None, engine: str | None = None) -> Run:
         """Queue a run; the worker starts it. Raises InvalidInput before queueing for bad parameters."""
         owner = _checked_user(user)
         workflow = self.get_workflow(workflow_name)
         resolved = workflow.resolve_parameters(parameters or {})
+        engines = self.list_engines(workflow.name)
+        engine = engine or engines[0]
+        if engine not in engines:
+            raise InvalidInput(
+                f"Engine {engine!r} cannot run {workflow.name}; available: {', '.join(engines)}. "
+                "Other engines are enabled in settings."
+            )
         run_id = new_run_id()
         location = self._checked_output_location(output_location or self.default_output_location(workflow.name), run_id)
 
@@ -93,7 +110,7 @@ class OperatorFlow:
             owner=owner,
             workflow=workflow.name,
             kind=workflow.kind.value,
-            engine=workflow.engine,
+            engine=engine,
             parameters=resolved,
             output_location=location,
         )

@@ -95,3 +95,12 @@ def test_malformed_catalog_file_is_listed_as_problem(settings, tmp_path):
     assert service.list_workflows() == []
     assert [name for name, _ in problems] == ["broken-notebook"]
     assert "broken_notebook.py" in problems[0][1]
+
+
+def test_submit_on_unconfigured_engine_is_rejected(service):
+    with pytest.raises(InvalidInput, match="Engine 'databricks' cannot run shakespeare-wordcount; available: local-spark"):
+        service.submit_run("ada", NOTEBOOK, engine="databricks")
+
+
+def test_list_engines_puts_default_first(service):
+    assert service.list_engines(NOTEBOOK)[0] == "local-spark"
