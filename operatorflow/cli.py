@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import threading
 from typing import Any, Sequence
 
+from operatorflow.cli_schedules import add_schedule_commands, run_schedule_command
 from operatorflow.errors import BackendUnavailable, InvalidInput, OperatorFlowError
 from operatorflow.registry import Run
 from operatorflow.service import OperatorFlow, decode_result
@@ -64,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     workflows_list = workflows_commands.add_parser("list", parents=[common], help="list notebooks and pipelines")
     workflows_list.add_argument("--json", action="store_true", help="print JSON only")
 
+    add_schedule_commands(commands, common)
+
     serve = commands.add_parser("serve", help="start the app over HTTPS with a worker inside it")
     serve.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     commands.add_parser("worker", help="run a worker on its own until interrupted")
@@ -95,12 +99,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(args, service, user)
     except BackendUnavailable as exc:
         logger.error("%s", exc)
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+        return _report_error(args, exc, EXIT_UNAVAILABLE)
     except OperatorFlowError as exc:
         logger.info("command failed: %s", exc)
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INVALID
+        return _report_error(args, exc, EXIT_INVALID)
+    except BrokenPipeError:
+        # The reader (say `head`) closed the pipe: stop quietly, and keep Python from
+        # complaining again when it flushes standard output at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _report_error(args: argparse.Namespace, exc: OperatorFlowError, code: int) -> int:
+    """Print the error on standard error and, under --json, as the one JSON document on standard output."""
+    print(f"error: {exc}", file=sys.stderr)
+    if getattr(args, "json", False):
+        _print_json({"error": {"type": type(exc).__name__, "message": str(exc)}})
+    return code
 
 
 def _dispatch(args: argparse.Namespace, service: OperatorFlow, user: str) -> int:
@@ -108,6 +123,8 @@ def _dispatch(args: argparse.Namespace, service: OperatorFlow, user: str) -> int
         return _run(args, service, user)
     if args.command == "workflows":
         return _workflows_list(args, service)
+    if args.command == "schedules":
+        return run_schedule_command(args, service, user)
     if args.runs_command == "list":
         statuses = [RunStatus(args.status)] if args.status else None
         runs = service.list_runs(user, workflow=args.workflow, statuses=statuses, limit=args.limit)

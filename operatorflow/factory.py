@@ -30,7 +30,10 @@ def build_service(settings: Settings | None = None, clock: Clock | None = None) 
 def configured_engines(settings: Settings, kind: WorkflowKind) -> list[str]:
     """Return the names of the engines that settings make available for workflows of `kind`, default first."""
     if kind is WorkflowKind.NOTEBOOK:
-        return ["local-spark"]
+        engines = ["local-spark"]
+        if settings.spark_cluster_master:
+            engines.append("spark-cluster")
+        return engines
     return ["local-pipeline"]
 
 
@@ -40,4 +43,8 @@ def build_engines(settings: Settings) -> dict[str, Engine]:
     from operatorflow.engines.spark_local import make_local_spark_engine
 
     engines = [make_local_spark_engine(settings), make_local_pipeline_engine(settings)]
+    if settings.spark_cluster_master:
+        from operatorflow.engines.spark_cluster import make_spark_cluster_engine
+
+        engines.append(make_spark_cluster_engine(settings))
     return {engine.name: engine for engine in engines}

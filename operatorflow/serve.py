@@ -20,7 +20,7 @@ EXIT_INVALID = 2
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m operatorflow.serve",
+        prog="operatorflow serve",
         description="Serve the OperatorFlow app over HTTPS only, on port OPERATORFLOW_PORT (default 8501). "
         "With OPERATORFLOW_WORKER=thread (the default) this process also runs the queued runs.",
     )
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="address to listen on (default: localhost, reachable from this machine only; "
         "use 0.0.0.0 inside a container)",
     )
+    parser.add_argument("--port", type=int, help="HTTPS port (default: OPERATORFLOW_PORT, else 8501)")
     return parser
 
 
@@ -52,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging()
     try:
-        settings = load_settings()
+        settings = load_settings(**({"port": args.port} if args.port else {}))
         cert_path, key_path = _prepare(settings)
     except OperatorFlowError as exc:
         logger.error("OperatorFlow did not start: %s", exc)

@@ -8,11 +8,12 @@ store only: nothing here waits on an engine, which is the worker's job.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import re
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from operatorflow.clock import Clock
 from operatorflow.errors import InvalidInput, NotFound, OperationTimedOut, RunFailed
@@ -22,6 +23,9 @@ from operatorflow.settings import Settings
 from operatorflow.status import ACTIVE_STATUSES, RunStatus
 from operatorflow.storage import ObjectStores, join_location
 from operatorflow.workflows import Catalog, Workflow, WorkflowKind
+
+if TYPE_CHECKING:
+    from operatorflow.schedules import ScheduleService
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +51,13 @@ class OperatorFlow:
         self.clock = clock or Clock()
         self._models: dict[str, Any] = {}
         self._submit_listeners: list[Callable[[], None]] = []
+
+    @functools.cached_property
+    def schedules(self) -> ScheduleService:
+        """Periodic schedules of this service's workflows (create, list, pause, resume, delete, fire)."""
+        from operatorflow.schedules import ScheduleService
+
+        return ScheduleService(self)
 
     def add_submit_listener(self, listener: Callable[[], None]) -> None:
         """Call `listener` after each submission, so a worker in this process starts the run at once."""

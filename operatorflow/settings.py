@@ -50,6 +50,9 @@ class Settings:
 
     spark_master: str = "local[*]"
     spark_driver_memory: str = "2g"
+    spark_cluster_master: str = ""
+    """Self-hosted Spark cluster of this installation, offered as the `spark-cluster` engine: `spark://host:port`
+    (standalone master) or `sc://host:port` (Spark Connect server). Empty disables that engine."""
 
     s3_endpoint_url: str = ""
     """Endpoint for S3 locations; empty means the AWS default chain. Tests point it at moto."""
@@ -58,6 +61,23 @@ class Settings:
     tls_cert_file: str = ""
     """PEM certificate for HTTPS; empty means a self-signed one generated under `home/tls`."""
     tls_key_file: str = ""
+
+    databricks_host: str = ""
+    """Databricks workspace URL; empty means DATABRICKS_HOST or the profile file. The engine is enabled once a host resolves."""
+    databricks_token: str = dataclasses.field(default="", repr=False)
+    """Personal access token; empty means DATABRICKS_TOKEN or the profile file. Never printed."""
+    databricks_profile: str = ""
+    """Profile of ~/.databrickscfg to read the host and token from; empty means DATABRICKS_CONFIG_PROFILE or DEFAULT."""
+    databricks_workspace_dir: str = "/Shared/operatorflow"
+    """Workspace folder that catalog notebooks are imported into and that SparkFlow lists."""
+    databricks_cluster_id: str = ""
+    """Existing cluster that runs use; empty means a new autoscaling cluster per run."""
+    databricks_min_workers: int = 1
+    databricks_max_workers: int = 4
+    databricks_spark_version: str = ""
+    """Runtime of new clusters, such as 15.4.x-scala2.12; empty means the workspace's latest LTS runtime."""
+    databricks_node_type: str = ""
+    """Node type of new clusters, such as i3.xlarge; empty means the smallest type with at least 16 GB of memory."""
 
     @property
     def resolved_database_url(self) -> str:

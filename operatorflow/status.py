@@ -61,3 +61,82 @@ def status_from_kfp_local(state: str) -> RunStatus:
     except KeyError:
         logger.warning("Unknown kfp local state %r, treating the run as FAILED", state)
         return RunStatus.FAILED
+
+
+# Databricks Jobs API 2.2 states, from databricks-sdk 0.167 `service/jobs.py`.
+_DATABRICKS_ACTIVE_LIFE_CYCLES = frozenset(
+    {"QUEUED", "PENDING", "RUNNING", "TERMINATING", "BLOCKED", "WAITING_FOR_RETRY", "WAITING"}
+)
+_DATABRICKS_FAILED_LIFE_CYCLES = frozenset({"SKIPPED", "INTERNAL_ERROR"})
+_DATABRICKS_RESULTS = {
+    "SUCCESS": RunStatus.SUCCEEDED,
+    "SUCCESS_WITH_FAILURES": RunStatus.SUCCEEDED,
+    "CANCELED": RunStatus.CANCELED,
+    "CANCELLED": RunStatus.CANCELED,
+    "FAILED": RunStatus.FAILED,
+    "TIMEDOUT": RunStatus.FAILED,
+    "MAXIMUM_CONCURRENT_RUNS_REACHED": RunStatus.FAILED,
+    "EXCLUDED": RunStatus.FAILED,
+    "UPSTREAM_FAILED": RunStatus.FAILED,
+    "UPSTREAM_CANCELED": RunStatus.FAILED,
+    "DISABLED": RunStatus.FAILED,
+}
+# Termination codes of the newer `status` object. `CANCELED` there means the platform stopped the
+# run (a timeout, for example), so only `USER_CANCELED` is a cancellation.
+_DATABRICKS_SUCCESS_CODES = frozenset({"SUCCESS", "SUCCESS_WITH_FAILURES"})
+_DATABRICKS_CANCEL_CODES = frozenset({"USER_CANCELED"})
+_DATABRICKS_FAILURE_CODES = frozenset({
+    "CANCELED", "SKIPPED", "INTERNAL_ERROR", "DRIVER_ERROR", "CLUSTER_ERROR", "REPOSITORY_CHECKOUT_FAILED",
+    "INVALID_CLUSTER_REQUEST", "WORKSPACE_RUN_LIMIT_EXCEEDED", "FEATURE_DISABLED",
+    "CLUSTER_REQUEST_LIMIT_EXCEEDED", "STORAGE_ACCESS_ERROR", "RUN_EXECUTION_ERROR", "UNAUTHORIZED_ERROR",
+    "LIBRARY_INSTALLATION_ERROR", "MAX_CONCURRENT_RUNS_EXCEEDED", "MAX_SPARK_CONTEXTS_EXCEEDED",
+    "RESOURCE_NOT_FOUND", "INVALID_RUN_CONFIGURATION", "CLOUD_FAILURE", "BUDGET_POLICY_LIMIT_EXCEEDED",
+    "MAX_JOB_QUEUE_SIZE_EXCEEDED", "DISABLED", "BREAKING_CHANGE",
+})
+_warned_databricks_states: set[tuple[str | None, ...]] = set()
+
+
+def status_from_databricks(life_cycle_state: str | None, result_state: str | None = None, *,
+                           status_state: str | None = None, termination_code: str | None = None) -> RunStatus:
+    """Map a Databricks run's state: the `status` object where present, else `life_cycle_state` and `result_state`.
+
+    `TERMINATED` with result `FAILED` is FAILED here, although the SDK's own waiter returns normally
+    for it. An unknown active state keeps the run RUNNING and an unknown result of a terminated run
+    makes it FAILED; each unknown combination is logged once per process.
+    """
+    if status_state is not None:
+        if status_state in _DATABRICKS_ACTIVE_LIFE_CYCLES:
+            return RunStatus.RUNNING
+        if status_state == "TERMINATED":
+            if termination_code in _DATABRICKS_SUCCESS_CODES:
+                return RunStatus.SUCCEEDED
+            if termination_code in _DATABRICKS_CANCEL_CODES:
+                return RunStatus.CANCELED
+            if termination_code in _DATABRICKS_FAILURE_CODES:
+                return RunStatus.FAILED
+            if life_cycle_state is None:
+                _warn_databricks_state_once("termination code", status_state, termination_code, "FAILED")
+                return RunStatus.FAILED
+        # An unknown state or code: the older fields may still say what happened.
+
+    if life_cycle_state in _DATABRICKS_ACTIVE_LIFE_CYCLES:
+        return RunStatus.RUNNING
+    if life_cycle_state in _DATABRICKS_FAILED_LIFE_CYCLES:
+        return RunStatus.FAILED
+    if life_cycle_state == "TERMINATED":
+        mapped = _DATABRICKS_RESULTS.get(result_state or "")
+        if mapped is None:
+            _warn_databricks_state_once("result state", life_cycle_state, result_state, "FAILED")
+            return RunStatus.FAILED
+        return mapped
+
+    _warn_databricks_state_once("state", status_state or life_cycle_state, result_state, "RUNNING")
+    return RunStatus.RUNNING
+
+
+def _warn_databricks_state_once(what: str, state: str | None, detail: str | None, treated_as: str) -> None:
+    key = (what, state, detail)
+    if key in _warned_databricks_states:
+        return
+    _warned_databricks_states.add(key)
+    logger.warning("Unknown Databricks run %s %r (%r), treating the run as %s", what, state, detail, treated_as)

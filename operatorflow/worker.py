@@ -22,6 +22,7 @@ from operatorflow.clock import Clock
 from operatorflow.engines.base import Engine, EngineRun
 from operatorflow.errors import NotFound, OperatorFlowError
 from operatorflow.registry import Run
+from operatorflow.schedules import fire_due_schedules
 from operatorflow.service import OperatorFlow
 from operatorflow.status import RunStatus
 from operatorflow.storage import join_location
@@ -88,6 +89,8 @@ class Worker:
         self.registry.record_heartbeat(self.worker_id, self.hostname, self.pid)
         self.registry.renew_leases(self.worker_id, self.settings.lease_seconds)
         self._adopt_orphans()
+        # Before claiming, so a run that a schedule queues now starts in this same pass.
+        fire_due_schedules(self.service)
 
         followed = self.registry.list_followed(self.worker_id)
         for run in followed:

@@ -4,12 +4,55 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from operatorflow.errors import InvalidInput, NotFound
 
 logger = logging.getLogger(__name__)
+
+
+TRUE_WORDS = ("true", "yes", "1")
+FALSE_WORDS = ("false", "no", "0")
+_EXPECTED = {
+    "String": "expected text",
+    "Integer": "expected a whole number, such as 42",
+    "Float": "expected a number, such as 0.2",
+    "Boolean": "expected true or false",
+    "List": 'expected a JSON list, such as ["a", "b"]',
+    "Dict": 'expected a JSON object, such as {"key": 1}',
+}
+
+
+def describe_expected(type_name: str) -> str:
+    """Return what a value of kfp type `type_name` must look like, for error messages."""
+    return _EXPECTED.get(type_name, "expected text")
+
+
+def parse_parameter_value(type_name: str, text: str) -> Any:
+    """Convert a parameter's text to kfp type `type_name`; raise ValueError saying what was expected."""
+    value = text.strip()
+    if type_name == "String":
+        return text
+    try:
+        if type_name == "Integer":
+            return int(value)
+        if type_name == "Float":
+            return float(value)
+        if type_name == "Boolean":
+            if value.lower() in TRUE_WORDS:
+                return True
+            if value.lower() in FALSE_WORDS:
+                return False
+            raise ValueError(value)
+        parsed = json.loads(value)
+    except ValueError:
+        raise ValueError(describe_expected(type_name)) from None
+    if not isinstance(parsed, list if type_name == "List" else dict):
+        raise ValueError(describe_expected(type_name))
+    return parsed
 
 
 class WorkflowKind(str, enum.Enum):
@@ -26,6 +69,17 @@ class Parameter:
     default: str = ""
     label: str = ""
     choices: tuple[str, ...] = ()
+    type: str = "String"
+    """kfp's type name: String, Integer, Float, Boolean, List or Dict. Notebook widgets are all String."""
+
+    def check_value(self, value: str) -> None:
+        """Raise InvalidInput when `value` cannot be read as this parameter's type; empty means the default."""
+        if not value.strip():
+            return
+        try:
+            parse_parameter_value(self.type, value)
+        except ValueError as exc:
+            raise InvalidInput(f"Invalid value {value!r} for {self.name}: {exc}.") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +105,9 @@ class Workflow:
             )
         resolved = dict(known)
         resolved.update({key: str(value) for key, value in given.items()})
+        for parameter in self.parameters:
+            if parameter.name in given:
+                parameter.check_value(resolved[parameter.name])
         return resolved
 
 

@@ -92,3 +92,13 @@ def test_unknown_run_exits_2(home, capsys):
 
     assert code == 2
     assert "No run '0000'" in capsys.readouterr().err
+
+
+def test_json_error_is_one_json_document(home, capsys):
+    code = cli.main(["runs", "show", "0000", "--json"])
+
+    document = _json(capsys)
+    assert code == 2
+    assert document["error"]["type"] == "NotFound"
+    assert "No run '0000'" in document["error"]["message"]
+

@@ -104,3 +104,10 @@ def test_submit_on_unconfigured_engine_is_rejected(service):
 
 def test_list_engines_puts_default_first(service):
     assert service.list_engines(NOTEBOOK)[0] == "local-spark"
+
+
+def test_pipeline_parameter_of_wrong_type_is_rejected_before_queueing(service):
+    with pytest.raises(InvalidInput, match="Invalid value 'abc' for test_fraction: expected a number, such as 0.2"):
+        service.submit_run("ada", "taxi-tip-trainer", {"test_fraction": "abc"})
+
+    assert service.list_runs("ada") == []

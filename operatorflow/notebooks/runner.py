@@ -1,9 +1,10 @@
-"""Child process that runs one notebook on a local SparkSession: `python -m operatorflow.notebooks.runner SPEC_PATH`.
+"""Child process that runs one notebook on a SparkSession: `python -m operatorflow.notebooks.runner SPEC_PATH`.
 
 It honours the contract of `operatorflow.engines.process`: the log goes to standard output and the
 last act is `write_outcome`, also when the notebook fails or the run is canceled with SIGTERM.
 The SparkSession starts only before the first cell that refers to Spark, so pure-Python notebooks
-never start a JVM.
+never start a JVM. The spec's `spark_master` chooses where Spark runs: `local[...]`, a standalone
+master `spark://host:port`, or a Spark Connect server `sc://host:port`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import builtins
 import dataclasses
 import linecache
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -32,6 +34,7 @@ from operatorflow.storage import ObjectStores
 logger = logging.getLogger(__name__)
 
 DISPLAY_ROWS = 20
+CONNECT_SCHEME = "sc://"
 SPARK_NAMES = frozenset({"spark", "sc", "SparkSession", "SparkContext"})
 """Names whose use in a cell starts the session first, so `SparkSession.builder.getOrCreate()` gets ours."""
 
@@ -67,14 +70,26 @@ class LazySparkSession:
     def started(self) -> bool:
         return self._session is not None
 
+    @property
+    def master(self) -> str:
+        return self._spec.get("spark_master") or "local[*]"
+
+    @property
+    def is_connect(self) -> bool:
+        """True for a Spark Connect session, which has no SparkContext and no JVM in this process."""
+        return self.master.startswith(CONNECT_SCHEME)
+
     def get(self):
         if self._session is not None:
             return self._session
 
+        if self.is_connect:
+            return self._connect()
+
         from pyspark.sql import SparkSession
 
         run_dir = Path(self._spec["run_dir"])
-        master = self._spec.get("spark_master") or "local[*]"
+        master = self.master
         builder = (
             SparkSession.builder.master(master)
             .appName(f"operatorflow-{self._spec['run_id']}")
@@ -86,6 +101,10 @@ class LazySparkSession:
         driver_memory = self._spec.get("spark_driver_memory")
         if driver_memory:
             builder = builder.config("spark.driver.memory", driver_memory)
+        driver_host = self._spec.get("spark_driver_host")
+        if driver_host:
+            # Executors of a standalone cluster connect back to the driver at this address.
+            builder = builder.config("spark.driver.host", driver_host).config("spark.driver.bindAddress", driver_host)
 
         logger.info("Spark start session for run %s: master %s, driver memory %s",
                     self._spec["run_id"], master, driver_memory or "default")
@@ -98,6 +117,30 @@ class LazySparkSession:
                 f"{_shorten(str(exc))} {advice}"
             ) from exc
         return self._session
+
+    def _connect(self):
+        from pyspark.sql import SparkSession
+
+        url = self.master
+        # With SPARK_REMOTE set, a notebook's own `SparkSession.builder.getOrCreate()` returns this
+        # session instead of failing for want of a Connect URL.
+        os.environ["SPARK_REMOTE"] = url
+        # Only the application name is set: the server owns the static settings (UI, memory,
+        # warehouse), and setting them from a client only raises warnings.
+        builder = SparkSession.builder.remote(url).appName(f"operatorflow-{self._spec['run_id']}")
+        logger.info("Spark Connect session for run %s: server %s", self._spec["run_id"], url)
+        try:
+            session = builder.getOrCreate()
+            # The client connects lazily, so an unreachable server shows only on the first request.
+            session.version
+        except Exception as exc:
+            raise BackendUnavailable(
+                f"Could not connect to the Spark Connect server {url} for run {self._spec['run_id']}: "
+                f"{_shorten(str(exc))} Check that the server runs and that the spark_cluster_master "
+                "setting names its host and port."
+            ) from exc
+        self._session = session
+        return session
 
     def stop(self) -> None:
         if self._session is None:
@@ -293,8 +336,25 @@ def _start_spark(namespace: dict[str, Any], spark: LazySparkSession):
     if not spark.started:
         session = spark.get()
         namespace["spark"] = session
-        namespace["sc"] = session.sparkContext
+        namespace["sc"] = ConnectSparkContext(spark.master) if spark.is_connect else session.sparkContext
     return spark.get()
+
+
+class ConnectSparkContext:
+    """Stands for `sc` on Spark Connect, where no SparkContext exists, and explains that on first use."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    def __getattr__(self, name: str) -> Any:
+        raise InvalidInput(
+            f"sc.{name} is not available: this run uses the Spark Connect server {self._url}, which has no "
+            "SparkContext (sc). Use the DataFrame API of `spark` instead, or run the notebook on an engine "
+            "with a standalone or local master."
+        )
+
+    def __repr__(self) -> str:
+        return f"<no SparkContext on Spark Connect {self._url}>"
 
 
 def _notebook_namespace(dbutils: DBUtils) -> dict[str, Any]:

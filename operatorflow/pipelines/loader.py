@@ -83,7 +83,8 @@ def _describe_cached(path: str, mtime_ns: int, size: int) -> tuple[str, tuple[Pa
                 path, name, spec.type,
             )
             continue
-        parameters.append(Parameter(name=name, default=format_default(spec.default), label=spec.description or ""))
+        parameters.append(Parameter(name=name, default=format_default(spec.default), label=spec.description or "",
+                                    type=spec.type))
     return description, tuple(parameters)
 
 

@@ -32,6 +32,7 @@ from operatorflow.engines.staging import local_output_dir, publish_output, stage
 from operatorflow.errors import InvalidInput, OperatorFlowError
 from operatorflow.pipelines.loader import load_pipeline, parameter_types
 from operatorflow.storage import ObjectStores, join_location
+from operatorflow.workflows import describe_expected, parse_parameter_value
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +44,6 @@ TASK_STARTED = re.compile(r"Executing task '(?P<task>[^']+)'")
 TASK_FAILED = re.compile(r"Task '(?P<task>[^']+)' finished with status FAILURE")
 # kfp prints each line of a step's output indented by four spaces.
 STEP_OUTPUT_INDENT = " " * 4
-TRUE_WORDS = ("true", "yes", "1")
-FALSE_WORDS = ("false", "no", "0")
 
 
 class RunCanceled(BaseException):
@@ -163,7 +162,7 @@ def convert_parameters(workflow: str, pipeline, values: dict[str, str], working_
         if kind != "String" and text.strip() == "":
             if inputs[name].default is not None:
                 continue
-            raise InvalidInput(f"Parameter {name} of pipeline {workflow} needs a value: {_expected(kind)}.")
+            raise InvalidInput(f"Parameter {name} of pipeline {workflow} needs a value: {describe_expected(kind)}.")
         arguments[name] = _convert(workflow, name, text, kind)
 
         if kind == "String" and name.endswith("_path") and text and "://" not in text:
@@ -192,45 +191,10 @@ def check_no_pip_install(workflow: str, pipeline) -> None:
 
 
 def _convert(workflow: str, name: str, text: str, kind: str) -> Any:
-    value = text.strip()
-    invalid = InvalidInput(f"Invalid value {text!r} for parameter {name} of pipeline {workflow}: {_expected(kind)}.")
-    if kind == "String":
-        return text
-    if kind == "Integer":
-        try:
-            return int(value)
-        except ValueError as exc:
-            raise invalid from exc
-    if kind == "Float":
-        try:
-            return float(value)
-        except ValueError as exc:
-            raise invalid from exc
-    if kind == "Boolean":
-        if value.lower() in TRUE_WORDS:
-            return True
-        if value.lower() in FALSE_WORDS:
-            return False
-        raise invalid
-
     try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise invalid from exc
-    if not isinstance(parsed, list if kind == "List" else dict):
-        raise invalid
-    return parsed
-
-
-def _expected(kind: str) -> str:
-    return {
-        "String": "expected text",
-        "Integer": "expected a whole number, such as 42",
-        "Float": "expected a number, such as 0.2",
-        "Boolean": "expected true or false",
-        "List": 'expected a JSON list, such as ["a", "b"]',
-        "Dict": 'expected a JSON object, such as {"key": 1}',
-    }[kind]
+        return parse_parameter_value(kind, text)
+    except ValueError as exc:
+        raise InvalidInput(f"Invalid value {text!r} for parameter {name} of pipeline {workflow}: {exc}.") from exc
 
 
 def _shorten(text: str, max_chars: int = 500) -> str:

@@ -62,3 +62,40 @@ workers = sa.Table(
     sa.Column("started_at", UtcDateTime, nullable=False),
     sa.Column("heartbeat_at", UtcDateTime, nullable=False),
 )
+
+schedules = sa.Table(
+    "schedules",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("owner", sa.String(255), nullable=False, index=True),
+    sa.Column("workflow", sa.String(255), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("parameters", sa.JSON, nullable=False),
+    sa.Column("engine", sa.String(64), nullable=False),
+    # May contain `{run_id}`, replaced by each fired run's id.
+    sa.Column("output_location", sa.Text, nullable=False),
+    sa.Column("cron", sa.String(255), nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("paused", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    # Every slot at or before this time is done: fired, skipped as missed, or passed while paused.
+    sa.Column("last_slot_at", UtcDateTime),
+    sa.Column("last_run_id", sa.String(32)),
+    sa.Column("missed_slots", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text),
+    # The Databricks job that runs the schedule, for schedules that Databricks fires itself.
+    sa.Column("engine_job_id", sa.String(255)),
+)
+
+schedule_fires = sa.Table(
+    "schedule_fires",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("schedule_id", sa.String(32), nullable=False),
+    sa.Column("slot_at", UtcDateTime, nullable=False),
+    sa.Column("run_id", sa.String(32)),
+    sa.Column("fired_at", UtcDateTime, nullable=False),
+    # The guarantee that a slot fires at most once, whatever number of workers race for it.
+    sa.UniqueConstraint("schedule_id", "slot_at", name="uq_schedule_fires_slot"),
+)

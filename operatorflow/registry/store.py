@@ -66,6 +66,23 @@ def new_run_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
+def queued_run_values(*, owner: str, workflow: str, kind: str, engine: str, parameters: dict[str, str],
+                      output_location: str, now: dt.datetime, run_id: str | None = None) -> dict[str, Any]:
+    """Build the `runs` row of a new QUEUED run, for `create_run` and for stores that queue runs in their own transaction."""
+    return {
+        "id": run_id or new_run_id(),
+        "owner": owner,
+        "workflow": workflow,
+        "kind": kind,
+        "engine": engine,
+        "parameters": parameters,
+        "status": RunStatus.QUEUED.value,
+        "created_at": now,
+        "updated_at": now,
+        "output_location": output_location,
+    }
+
+
 class RunRegistry:
     def __init__(self, database_url: str, clock: Clock | None = None) -> None:
         self._clock = clock or Clock()
@@ -98,19 +115,9 @@ class RunRegistry:
 
     def create_run(self, *, owner: str, workflow: str, kind: str, engine: str,
                    parameters: dict[str, str], output_location: str, run_id: str | None = None) -> Run:
-        now = self._clock.now()
-        values = {
-            "id": run_id or new_run_id(),
-            "owner": owner,
-            "workflow": workflow,
-            "kind": kind,
-            "engine": engine,
-            "parameters": parameters,
-            "status": RunStatus.QUEUED.value,
-            "created_at": now,
-            "updated_at": now,
-            "output_location": output_location,
-        }
+        values = queued_run_values(owner=owner, workflow=workflow, kind=kind, engine=engine,
+                                   parameters=parameters, output_location=output_location,
+                                   now=self._clock.now(), run_id=run_id)
         with self._begin() as conn:
             conn.execute(runs.insert().values(**values))
         logger.info("registry queued run %s of %s for %s", values["id"], workflow, owner)
@@ -288,6 +295,14 @@ class RunRegistry:
 
     def _begin(self):
         return _TranslatedTransaction(self._engine, self.url)
+
+    def begin(self) -> "_TranslatedTransaction":
+        """Open a transaction on the registry database, for stores that share it (schedules)."""
+        return self._begin()
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
 
 
 class _TranslatedTransaction:

@@ -68,12 +68,12 @@ def test_describe_uses_docstring_first_line_and_declaration_order(tmp_path):
 
     assert description == "Say hello to the world."
     assert parameters == [
-        Parameter("zeta", "z"),
-        Parameter("alpha", "3"),
-        Parameter("ratio", "0.5"),
-        Parameter("loud", "false"),
-        Parameter("tags", '["a"]'),
-        Parameter("missing", ""),
+        Parameter("zeta", "z", type="String"),
+        Parameter("alpha", "3", type="Integer"),
+        Parameter("ratio", "0.5", type="Float"),
+        Parameter("loud", "false", type="Boolean"),
+        Parameter("tags", '["a"]', type="List"),
+        Parameter("missing", "", type="String"),
     ]
 
 
