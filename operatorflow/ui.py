@@ -232,6 +232,9 @@ def run_label(run: Run) -> str:
     return f"{run.id} · created {format_time(run.created_at)}"
 
 
+_MAX_TABLE_ERROR_CHARS = 200
+
+
 def runs_frame(runs: list[Run]) -> pd.DataFrame:
     """Return one table row per run, for st.dataframe and charts."""
     rows = [
@@ -243,10 +246,11 @@ def runs_frame(runs: list[Run]) -> pd.DataFrame:
             "started": format_time(run.started_at),
             "finished": format_time(run.finished_at),
             "duration (s)": None if run.duration_seconds is None else round(run.duration_seconds, 1),
+            "error": (run.error_message or "")[:_MAX_TABLE_ERROR_CHARS],
         }
         for run in runs
     ]
-    columns = ["run", "workflow", "status", "created", "started", "finished", "duration (s)"]
+    columns = ["run", "workflow", "status", "created", "started", "finished", "duration (s)", "error"]
     return pd.DataFrame(rows, columns=columns)
 
 
