@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from operatorflow import ui
+from operatorflow import ui, ui_databricks, ui_schedules
 from operatorflow.workflows import WorkflowKind
 
 user = ui.require_user()
@@ -28,11 +28,12 @@ with st.form("sparkflow_run_form"):
     values = {
         p.name: ui.parameter_input(p, key=f"sparkflow_param_{workflow.name}_{p.name}") for p in workflow.parameters
     }
+    engine = st.selectbox("Engine", service.list_engines(workflow.name), key=f"sparkflow_engine_{workflow.name}")
     submitted = st.form_submit_button("Run", type="primary", icon=":material/play_arrow:")
 
 if submitted:
     try:
-        run = service.submit_run(user, workflow.name, values)
+        run = service.submit_run(user, workflow.name, values, engine=engine)
     except Exception as exc:  # noqa: BLE001 - show_error tells product errors from bugs
         ui.show_error(exc)
     else:
@@ -55,6 +56,10 @@ catalog.dataframe(
     hide_index=True,
     width="stretch",
 )
+
+# Above the runs, because the runs part stops the page when there are no runs yet.
+ui_schedules.render_schedules(service, user, workflow, key_prefix="sparkflow")
+ui_databricks.render_databricks_workspace(service, user)
 
 st.subheader(f"Your runs of {workflow.name}")
 runs = service.list_runs(user, workflow=workflow.name, limit=50)

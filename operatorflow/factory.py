@@ -29,16 +29,21 @@ def build_service(settings: Settings | None = None, clock: Clock | None = None) 
 
 def configured_engines(settings: Settings, kind: WorkflowKind) -> list[str]:
     """Return the names of the engines that settings make available for workflows of `kind`, default first."""
+    from operatorflow.engines.databricks_config import databricks_enabled
+
     if kind is WorkflowKind.NOTEBOOK:
         engines = ["local-spark"]
         if settings.spark_cluster_master:
             engines.append("spark-cluster")
+        if databricks_enabled(settings):
+            engines.append("databricks")
         return engines
     return ["local-pipeline"]
 
 
 def build_engines(settings: Settings) -> dict[str, Engine]:
     """Return the engines by name, as workflows and runs refer to them."""
+    from operatorflow.engines.databricks_config import databricks_enabled
     from operatorflow.engines.pipeline_local import make_local_pipeline_engine
     from operatorflow.engines.spark_local import make_local_spark_engine
 
@@ -47,4 +52,8 @@ def build_engines(settings: Settings) -> dict[str, Engine]:
         from operatorflow.engines.spark_cluster import make_spark_cluster_engine
 
         engines.append(make_spark_cluster_engine(settings))
+    if databricks_enabled(settings):
+        from operatorflow.engines.databricks import make_databricks_engine
+
+        engines.append(make_databricks_engine(settings))
     return {engine.name: engine for engine in engines}

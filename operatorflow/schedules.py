@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING
 from croniter import CroniterError, croniter
 
 from operatorflow.errors import InvalidInput, NotFound, OperatorFlowError
-from operatorflow.registry.schedules import Schedule, ScheduleStore
+from operatorflow.registry.schedules import Schedule, ScheduleStore, new_schedule_id
 from operatorflow.registry.store import new_run_id
 
 if TYPE_CHECKING:
-    from operatorflow.registry import Run
     from operatorflow.service import OperatorFlow
 
 logger = logging.getLogger(__name__)
@@ -27,7 +26,7 @@ NEXT_RUN_COUNT = 3
 MAX_COUNTED_MISSED_SLOTS = 10_000
 """Missed slots are counted up to this number, so a per-minute schedule idle for months costs bounded time."""
 _MAX_STEPS_PER_SLOT = 8
-"""croniter steps tried per wanted slot; extra steps are needed only where DST maps two wall times to one instant."""
+"""croniter steps tried per wanted slot; extra steps are needed only around DST changes, where wall times are dropped."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,7 +47,8 @@ def parse_cron(cron: str) -> str:
     valid = bool(expression) and (expression.startswith("@") or len(fields) == 5)
     if valid:
         try:
-            croniter(expression, dt.datetime(2026, 1, 1))
+            # Asking for a slot also rejects dates that never occur, such as '0 0 31 2 *'.
+            croniter(expression, dt.datetime(2026, 1, 1)).get_next(dt.datetime)
         except (CroniterError, ValueError, KeyError):
             valid = False
     if not valid:
@@ -150,6 +150,7 @@ class ScheduleService:
         self._service = service
         self._clock = service.clock
         self.store = ScheduleStore(service.registry)
+        self._databricks_engine = None
 
     # What users do
 
@@ -175,14 +176,23 @@ class ScheduleService:
         # Checked with a sample run id now, so a bad location fails here rather than at every slot.
         self._service._checked_output_location(location, new_run_id())
 
+        schedule_id = new_schedule_id()
         engine_job_id = None
         if _is_databricks(engine):
-            engine_job_id = _create_databricks_job(self._service, owner, found, resolved, location, expression,
-                                                   zone_name)
-        schedule = self.store.create_schedule(
-            owner=owner, workflow=found.name, kind=found.kind.value, parameters=resolved, engine=engine,
-            output_location=location, cron=expression, timezone=zone_name, engine_job_id=engine_job_id,
-        )
+            engine_job_id = self._databricks().create_scheduled_job(
+                name=_databricks_job_name(owner, found.name, schedule_id), workflow=found, parameters=resolved,
+                cron_expression=expression, time_zone=zone_name,
+            )
+        try:
+            schedule = self.store.create_schedule(
+                schedule_id=schedule_id, owner=owner, workflow=found.name, kind=found.kind.value, parameters=resolved,
+                engine=engine, output_location=location, cron=expression, timezone=zone_name,
+                engine_job_id=engine_job_id,
+            )
+        except OperatorFlowError:
+            if engine_job_id is not None:
+                self._databricks().delete_job(engine_job_id)
+            raise
         logger.info("schedules %s created schedule %s of %s (%s, %s)", owner, schedule.id, found.name,
                     expression, zone_name)
         return schedule
@@ -213,7 +223,8 @@ class ScheduleService:
         if schedule.paused:
             return schedule
         if schedule.engine_job_id:
-            _set_databricks_job_paused(self._service, schedule.engine_job_id, True)
+            self._databricks().update_job_schedule(schedule.engine_job_id, cron_expression=schedule.cron,
+                                                   time_zone=schedule.timezone, paused=True)
         return self.store.set_paused(schedule.id, True)
 
     def resume_schedule(self, user: str, schedule_id: str) -> Schedule:
@@ -222,16 +233,30 @@ class ScheduleService:
         if not schedule.paused:
             return schedule
         if schedule.engine_job_id:
-            _set_databricks_job_paused(self._service, schedule.engine_job_id, False)
+            self._databricks().update_job_schedule(schedule.engine_job_id, cron_expression=schedule.cron,
+                                                   time_zone=schedule.timezone, paused=False)
         return self.store.set_paused(schedule.id, False, last_slot_at=max(self._clock.now(), schedule.baseline))
 
     def delete_schedule(self, user: str, schedule_id: str) -> None:
         """Delete the schedule; the runs it already queued stay."""
         schedule = self.get_schedule(user, schedule_id)
         if schedule.engine_job_id:
-            _delete_databricks_job(self._service, schedule.engine_job_id)
+            try:
+                self._databricks().delete_job(schedule.engine_job_id)
+            except (NotFound, InvalidInput) as exc:
+                # Databricks answers 400 for a job that no longer exists, for example one deleted in the workspace.
+                logger.warning("schedules schedule %s: Databricks job %s was not deleted, deleting the schedule "
+                               "anyway: %s", schedule.id, schedule.engine_job_id, exc)
         self.store.delete_schedule(schedule.id)
         logger.info("schedules %s deleted schedule %s of %s", schedule.owner, schedule.id, schedule.workflow)
+
+    def _databricks(self):
+        """Return the Databricks engine, built at first use so that schedules on other engines never need it."""
+        if self._databricks_engine is None:
+            from operatorflow.engines.databricks import make_databricks_engine
+
+            self._databricks_engine = make_databricks_engine(self._service.settings)
+        return self._databricks_engine
 
     # What the worker does
 
@@ -286,37 +311,14 @@ def fire_due_schedules(service: OperatorFlow) -> list[str]:
     return service.schedules.fire_due_schedules()
 
 
-# Databricks: the workspace runs such schedules as a job with a schedule.
+# Databricks runs its schedules itself, as a job with a schedule.
 
 
 def _is_databricks(engine: str) -> bool:
-    return engine.startswith("databricks")
+    from operatorflow.engines.databricks import ENGINE_NAME
+
+    return engine == ENGINE_NAME
 
 
-def _databricks_module():
-    try:
-        from operatorflow.engines import databricks
-    except ImportError:
-        databricks = None
-    if databricks is None or not hasattr(databricks, "create_scheduled_job"):
-        raise InvalidInput(
-            "Schedules on Databricks are not available yet: choose another engine for this schedule."
-        )
-    return databricks
-
-
-def _create_databricks_job(service: OperatorFlow, owner: str, workflow, parameters: dict[str, str],
-                           output_location: str, cron: str, timezone: str) -> str:
-    databricks = _databricks_module()
-    return str(databricks.create_scheduled_job(
-        service.settings, workflow=workflow, parameters=parameters, output_location=output_location,
-        cron=cron, timezone=timezone, owner=owner,
-    ))
-
-
-def _set_databricks_job_paused(service: OperatorFlow, job_id: str, paused: bool) -> None:
-    _databricks_module().set_job_paused(service.settings, job_id, paused)
-
-
-def _delete_databricks_job(service: OperatorFlow, job_id: str) -> None:
-    _databricks_module().delete_job(service.settings, job_id)
+def _databricks_job_name(owner: str, workflow: str, schedule_id: str) -> str:
+    return f"OperatorFlow {workflow} for {owner} (schedule {schedule_id})"

@@ -117,7 +117,7 @@ def status_from_databricks(life_cycle_state: str | None, result_state: str | Non
             if life_cycle_state is None:
                 _warn_databricks_state_once("termination code", status_state, termination_code, "FAILED")
                 return RunStatus.FAILED
-        # An unknown state or code: the older fields may still say what happened.
+        # An unknown state or code falls through, because the older fields may still contain a known state.
 
     if life_cycle_state in _DATABRICKS_ACTIVE_LIFE_CYCLES:
         return RunStatus.RUNNING

@@ -27,7 +27,7 @@ def render_schedules(service: OperatorFlow, user: str, workflow: Workflow, key_p
 
     views = [v for v in service.schedules.list_schedules(user) if v.schedule.kind == workflow.kind.value]
     if not views:
-        st.info("No schedules yet: open the form above to create one.")
+        st.caption("No schedules yet: open the form above to create one.")
         return
     for view in views:
         _schedule_row(service, user, view, key_prefix)
@@ -43,12 +43,15 @@ def _schedule_form(service: OperatorFlow, user: str, workflow: Workflow, key_pre
             p.name: ui.parameter_input(p, key=f"{key_prefix}_schedule_param_{workflow.name}_{p.name}")
             for p in workflow.parameters
         }
+        engine = st.selectbox("Engine", service.list_engines(workflow.name),
+                              key=f"{key_prefix}_schedule_engine_{workflow.name}",
+                              help="On Databricks the schedule becomes a Databricks job with a schedule.")
         created = st.form_submit_button("Create schedule", icon=":material/schedule:")
 
     if not created:
         return
     try:
-        schedule = service.schedules.create_schedule(user, workflow.name, cron, timezone, values)
+        schedule = service.schedules.create_schedule(user, workflow.name, cron, timezone, values, engine=engine)
     except Exception as exc:  # noqa: BLE001 - show_error tells product errors from bugs
         ui.show_error(exc)
         return

@@ -173,6 +173,10 @@ class Worker:
 
         try:
             status = engine.get_run_status(run.engine_run_id, engine_run)
+        except NotFound as exc:
+            # The engine no longer knows the run (deleted, or its records expired): retrying cannot help.
+            self._fail(run, f"{engine.name} no longer knows run {run.id} ({run.engine_run_id}): {exc}")
+            return
         except OperatorFlowError as exc:
             logger.warning("worker %s could not read the status of run %s, will retry: %s", self.worker_id, run.id, exc)
             return

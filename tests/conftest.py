@@ -16,6 +16,10 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
 for _name in [n for n in os.environ if n.startswith("OPERATORFLOW_")]:
     del os.environ[_name]
+# A developer's own Databricks variables or ~/.databrickscfg must not enable the engine in tests.
+for _name in [n for n in os.environ if n.startswith("DATABRICKS_")]:
+    del os.environ[_name]
+os.environ["DATABRICKS_CONFIG_FILE"] = os.path.join(os.path.dirname(__file__), "no-such-databrickscfg")
 
 from operatorflow.clock import FakeClock  # noqa: E402
 from operatorflow.factory import build_service  # noqa: E402

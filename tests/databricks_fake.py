@@ -1,4 +1,4 @@
-"""A fake Databricks workspace on 127.0.0.1 that answers the REST calls databricks-sdk 0.167 makes.
+"""A fake Databricks workspace on 127.0.0.1 that serves the REST calls databricks-sdk 0.167 makes.
 
 It follows the documented behaviour of the Workspace, Clusters and Jobs 2.2 APIs that OperatorFlow
 uses: run states move on by one step per `runs/get` call (PENDING, RUNNING, TERMINATING, then
@@ -130,7 +130,9 @@ class FakeWorkspace:
             fake = workspace
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-databricks", daemon=True)
+        # A short poll interval keeps `stop()` quick; the default of 0.5 s is paid by every test.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="fake-databricks", daemon=True)
         self._thread.start()
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
@@ -145,7 +147,7 @@ class FakeWorkspace:
     def throttle(self, method: str, path: str, count: int, *, status: int = 429,
                  error_code: str = "REQUEST_LIMIT_EXCEEDED", retry_after: int | None = 0,
                  after_processing: bool = False) -> None:
-        """Answer the next `count` calls of `method path` with an error; `after_processing` acts first, as a lost answer does."""
+        """Fail the next `count` calls of `method path`; with `after_processing` the call takes effect first, as when a response is lost."""
         self._throttles[(method, path)] = Throttle(count, status, error_code, retry_after, after_processing)
 
     def add_cluster(self, cluster_id: str, name: str, state: str = "RUNNING") -> None:
@@ -485,3 +487,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
         pass
+
+
+class FakeSdkClock:
+    """A clock for databricks-sdk's retries (`databricks.sdk.clock.Clock`): sleeping only moves the time on."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+        self.slept: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds

@@ -71,7 +71,7 @@ def test_next_run_times_in_time_zone():
     assert times == [at(2026, 1, 6, 2), at(2026, 1, 7, 2)]
 
 
-def test_next_run_times_spring_forward_runs_skipped_time_later():
+def test_spring_forward_skipped_slot_runs_later():
     # Europe/Berlin skips 02:00-03:00 on 2026-03-29: 02:30 that day runs at 03:30 CEST (01:30 UTC).
     after = at(2026, 3, 27, 12)
 
@@ -80,7 +80,7 @@ def test_next_run_times_spring_forward_runs_skipped_time_later():
     assert times == [at(2026, 3, 28, 1, 30), at(2026, 3, 29, 1, 30), at(2026, 3, 30, 0, 30)]
 
 
-def test_next_run_times_fall_back_runs_repeated_time_once():
+def test_fall_back_repeated_slot_runs_once():
     # Europe/Berlin repeats 02:00-03:00 on 2026-10-25: 02:30 runs at its first occurrence (CEST) only.
     after = at(2026, 10, 24, 12)
 
@@ -89,7 +89,7 @@ def test_next_run_times_fall_back_runs_repeated_time_once():
     assert times == [at(2026, 10, 25, 0, 30), at(2026, 10, 26, 1, 30)]
 
 
-def test_next_run_times_hourly_over_spring_forward_has_no_duplicate():
+def test_hourly_spring_forward_has_no_duplicate():
     after = at(2026, 3, 28, 23, 30)
 
     times = next_run_times("0 * * * *", "Europe/Berlin", after, 3)
@@ -122,7 +122,7 @@ def test_create_schedule_rejects_bad_cron(flow):
     )
 
 
-@pytest.mark.parametrize("cron", ["61 * * * *", "0 3 * * * *", "", "every day"])
+@pytest.mark.parametrize("cron", ["61 * * * *", "0 3 * * * *", "", "every day", "0 0 31 2 *", "@reboot"])
 def test_create_schedule_rejects_each_invalid_cron(flow, cron):
     with pytest.raises(InvalidInput, match="Invalid cron expression"):
         flow.schedules.create_schedule("ada", NOTEBOOK, cron, "UTC")
@@ -413,3 +413,83 @@ def test_cli_schedules_delete_unknown_exits_2(cli_home, capsys):
     assert code == 2
     assert capsys.readouterr().err.strip() == (
         "error: No schedule 'nope': check the id with `operatorflow schedules list`.")
+
+
+# Databricks: the workspace's own job schedule runs these, not the worker.
+
+
+@pytest.fixture
+def served_workspace():
+    """The fake Databricks workspace and its host URL."""
+    from tests.databricks_fake import FakeWorkspace
+
+    workspace = FakeWorkspace()
+    host = workspace.start()
+    yield workspace, host
+    workspace.stop()
+
+
+@pytest.fixture
+def workspace(served_workspace):
+    return served_workspace[0]
+
+
+@pytest.fixture
+def databricks_flow(tmp_path, clock, served_workspace, monkeypatch):
+    from tests.databricks_fake import TOKEN
+
+    _workspace, host = served_workspace
+
+    for name in ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CONFIG_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "no-databrickscfg"))
+    settings = load_settings(home=tmp_path / "home", worker="none", databricks_host=host,
+                             databricks_token=TOKEN)
+    service = build_service(settings, clock)
+    yield service
+    service.registry.dispose()
+
+
+def test_databricks_schedule_becomes_job_with_schedule(databricks_flow, workspace):
+    schedule = databricks_flow.schedules.create_schedule("ada", NOTEBOOK, "30 6 * * 1-5", "Europe/Berlin",
+                                                         {"top_n": "3"}, engine="databricks")
+
+    job = workspace.jobs[int(schedule.engine_job_id)]
+    assert job["schedule"]["quartz_cron_expression"] == "0 30 6 ? * 2-6"
+    assert job["schedule"]["timezone_id"] == "Europe/Berlin"
+    assert job["schedule"]["pause_status"] == "UNPAUSED"
+    assert job["tasks"][0]["notebook_task"]["base_parameters"]["top_n"] == "3"
+    assert schedule.id in job["name"]
+
+
+def test_databricks_schedule_pause_resume_delete_job(databricks_flow, workspace):
+    schedule = databricks_flow.schedules.create_schedule("ada", NOTEBOOK, DAILY_3AM, "UTC", engine="databricks")
+    job_id = int(schedule.engine_job_id)
+
+    databricks_flow.schedules.pause_schedule("ada", schedule.id)
+    paused = workspace.jobs[job_id]["schedule"]["pause_status"]
+    databricks_flow.schedules.resume_schedule("ada", schedule.id)
+    resumed = workspace.jobs[job_id]["schedule"]["pause_status"]
+    databricks_flow.schedules.delete_schedule("ada", schedule.id)
+
+    assert paused == "PAUSED"
+    assert resumed == "UNPAUSED"
+    assert job_id not in workspace.jobs
+    assert databricks_flow.schedules.list_schedules("ada") == []
+
+
+def test_databricks_schedule_is_not_fired_by_worker(databricks_flow, clock):
+    databricks_flow.schedules.create_schedule("ada", NOTEBOOK, DAILY_3AM, "UTC", engine="databricks")
+    clock.advance(3 * HOUR)
+
+    fired = databricks_flow.schedules.fire_due_schedules()
+
+    assert fired == []
+    assert databricks_flow.list_runs("ada") == []
+
+
+def test_databricks_schedule_rejects_both_day_fields(databricks_flow, workspace):
+    with pytest.raises(InvalidInput, match="restricts both the day of month and the day of week"):
+        databricks_flow.schedules.create_schedule("ada", NOTEBOOK, "0 3 1 * 1", "UTC", engine="databricks")
+
+    assert workspace.jobs == {}

@@ -154,3 +154,18 @@ def test_run_of_unknown_engine_fails_with_reason(service, engine):
     stored = service.get_run("ada", run.id)
     assert stored.status is RunStatus.FAILED
     assert "needs engine 'local-spark'" in stored.error_message
+
+
+def test_run_unknown_to_engine_fails_instead_of_retrying(service, worker, engine):
+    from operatorflow.errors import NotFound
+
+    run = service.submit_run("ada", NOTEBOOK)
+    worker.run_once()
+    engine.get_run_status = lambda *_: (_ for _ in ()).throw(NotFound("run 42 does not exist"))
+
+    worker.run_once()
+
+    stored = service.get_run("ada", run.id)
+    assert stored.status is RunStatus.FAILED
+    assert "no longer knows run" in stored.error_message
+    assert "run 42 does not exist" in stored.error_message

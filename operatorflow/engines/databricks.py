@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import base64
-import configparser
 import contextlib
 import dataclasses
 import hashlib
 import logging
-import os
 import re
 import threading
 from pathlib import Path
@@ -23,6 +21,7 @@ from databricks.sdk.service import compute, jobs, workspace
 from operatorflow import errors
 from operatorflow.clock import Clock
 from operatorflow.engines.base import Engine, EngineRun, EngineStatus
+from operatorflow.engines.databricks_config import TOKEN_FIX, resolve_databricks_host
 from operatorflow.settings import Settings
 from operatorflow.status import RunStatus, status_from_databricks
 from operatorflow.workflows import Workflow
@@ -34,14 +33,16 @@ TASK_KEY = "notebook"
 LOG_FILE = "run.log"
 DEFAULT_MIN_NODE_MEMORY_GB = 16
 """Memory of the node type chosen when settings name none, so a default run has room for its driver."""
+WORKER_RETRY_TIMEOUT_SECONDS = 120
+"""Seconds the SDK keeps retrying refused connections, 429 and 503 for the worker, instead of its default 300,
+because a worker pass waits for the retries and other runs wait for the pass."""
+PAGE_RETRY_TIMEOUT_SECONDS = 10
+"""Seconds the SDK keeps retrying a listing that a page waits for."""
 MAX_LIMIT_RETRIES = 5
-"""Attempts for a REQUEST_LIMIT_EXCEEDED answer that the SDK does not retry itself (one without HTTP 429 or 503)."""
+"""Attempts for a REQUEST_LIMIT_EXCEEDED response that the SDK does not retry itself (one without HTTP 429 or 503)."""
 
-TOKEN_FIX = (
-    "Set OPERATORFLOW_DATABRICKS_TOKEN or DATABRICKS_TOKEN to a personal access token of the workspace "
-    "(or add `token` to the profile in ~/.databrickscfg)."
-)
 _SOURCE_HEADER = "# Databricks notebook source"
+_URL_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:/")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,38 +61,6 @@ class DatabricksCluster:
     state: str
 
 
-def resolve_databricks_host(settings: Settings, environ: dict[str, str] | None = None) -> str:
-    """Return the workspace host in the SDK's order (settings, DATABRICKS_HOST, profile file), or "" when none is set.
-
-    This reads files and variables only, so pages can call it on every rerun without a request.
-    """
-    environ = os.environ if environ is None else environ
-    if settings.databricks_host:
-        return settings.databricks_host
-    if environ.get("DATABRICKS_HOST"):
-        return environ["DATABRICKS_HOST"]
-
-    config_file = Path(environ.get("DATABRICKS_CONFIG_FILE") or "~/.databrickscfg").expanduser()
-    if not config_file.is_file():
-        return ""
-    profile = settings.databricks_profile or environ.get("DATABRICKS_CONFIG_PROFILE") or "DEFAULT"
-    parser = configparser.ConfigParser()
-    try:
-        parser.read(config_file)
-    except configparser.Error as exc:
-        logger.warning("Cannot read Databricks profile file %s, so Databricks stays off: %s", config_file, exc)
-        return ""
-    if profile == "DEFAULT":
-        return parser.defaults().get("host", "")
-    if not parser.has_section(profile):
-        return ""
-    return parser.get(profile, "host", fallback="")
-
-
-def databricks_enabled(settings: Settings) -> bool:
-    return bool(resolve_databricks_host(settings))
-
-
 def make_databricks_config(settings: Settings, **extra: Any) -> Config:
     """Build the SDK's Config from the settings that are set, so the SDK resolves the rest from the environment and profile.
 
@@ -105,12 +74,12 @@ def make_databricks_config(settings: Settings, **extra: Any) -> Config:
             f"then {TOKEN_FIX}"
         )
 
-    given = {
+    explicit = {
         "host": settings.databricks_host,
         "token": settings.databricks_token,
         "profile": settings.databricks_profile,
     }
-    kwargs = {key: value for key, value in given.items() if value}
+    kwargs = {key: value for key, value in explicit.items() if value}
     kwargs.update(extra)
     try:
         return Config(**kwargs)
@@ -119,8 +88,9 @@ def make_databricks_config(settings: Settings, **extra: Any) -> Config:
         raise errors.BackendUnavailable(f"No Databricks credentials for {host}: {exc}. {TOKEN_FIX}") from exc
 
 
-def make_databricks_engine(settings: Settings) -> DatabricksEngine:
-    return DatabricksEngine(settings)
+def make_databricks_engine(settings: Settings, retry_timeout_seconds: int = WORKER_RETRY_TIMEOUT_SECONDS,
+                           clock: Clock | None = None) -> DatabricksEngine:
+    return DatabricksEngine(settings, clock=clock, retry_timeout_seconds=retry_timeout_seconds)
 
 
 class DatabricksEngine(Engine):
@@ -133,10 +103,12 @@ class DatabricksEngine(Engine):
 
     name = ENGINE_NAME
 
-    def __init__(self, settings: Settings, config: Config | None = None, clock: Clock | None = None) -> None:
+    def __init__(self, settings: Settings, config: Config | None = None, clock: Clock | None = None,
+                 retry_timeout_seconds: int = WORKER_RETRY_TIMEOUT_SECONDS) -> None:
         self.settings = settings
         self.clock = clock or Clock()
         self._config = config
+        self._retry_timeout_seconds = retry_timeout_seconds
         self._client: WorkspaceClient | None = None
         self._client_lock = threading.Lock()
         # Notebook paths whose workspace copy matches the local file, by content hash.
@@ -153,7 +125,9 @@ class DatabricksEngine(Engine):
     def client(self) -> WorkspaceClient:
         with self._client_lock:
             if self._client is None:
-                config = self._config or make_databricks_config(self.settings)
+                config = self._config or make_databricks_config(
+                    self.settings, retry_timeout_seconds=self._retry_timeout_seconds
+                )
                 self._client = WorkspaceClient(config=config)
             return self._client
 
@@ -162,6 +136,13 @@ class DatabricksEngine(Engine):
     def submit_run(self, run: EngineRun) -> str:
         notebook_path = self.import_notebook(run.workflow)
         parameters = {**run.parameters, "output_path": run.output_location}
+        if not _URL_SCHEME.match(run.output_location):
+            # NOTE: a local folder path reaches the cluster unchanged, so the outputs stay on the cluster's own disk.
+            logger.warning("databricks run %s writes to %s, a path on the cluster's own disk; set "
+                           "OPERATORFLOW_OUTPUT_ROOT to an s3:// or dbfs:/ location to keep the outputs",
+                           run.run_id, run.output_location)
+            self._append_log(run, f"Warning: the output location {run.output_location} is a path on the cluster's "
+                                  "own disk; set OPERATORFLOW_OUTPUT_ROOT to an s3:// or dbfs:/ location.")
         task = jobs.SubmitTask(
             task_key=TASK_KEY,
             notebook_task=jobs.NotebookTask(notebook_path=notebook_path, base_parameters=parameters),
@@ -194,12 +175,16 @@ class DatabricksEngine(Engine):
             termination_code=termination.get("code"),
         )
         state_message = termination.get("message") or state.get("state_message") or ""
-        described = " ".join(
-            str(part) for part in (status_object.get("state"), termination.get("code"),
-                                   state.get("life_cycle_state"), state.get("result_state")) if part
-        )
+        if status_object.get("state"):
+            parts = (status_object.get("state"), termination.get("code"))
+        else:
+            parts = (state.get("life_cycle_state"), state.get("result_state"))
+        described = " ".join(str(part) for part in parts if part)
         if self._logged_states.get(run.run_id) != described:
+            if run.run_id not in self._logged_states and raw.get("run_page_url"):
+                self._append_log(run, f"Databricks run page: {raw['run_page_url']}")
             self._logged_states[run.run_id] = described
+            logger.info("databricks run %s (run %s) is %s", engine_run_id, run.run_id, described)
             self._append_log(run, f"Databricks run {engine_run_id}: {described}. {state_message}".rstrip())
 
         if not status.is_terminal:
@@ -335,12 +320,15 @@ class DatabricksEngine(Engine):
     def _cluster_fields(self) -> dict[str, Any]:
         if self.settings.databricks_cluster_id:
             return {"existing_cluster_id": self.settings.databricks_cluster_id}
+        minimum, maximum = self.settings.databricks_min_workers, self.settings.databricks_max_workers
+        if not 0 <= minimum <= maximum or maximum < 1:
+            raise errors.InvalidInput(
+                f"Invalid Databricks autoscaling range {minimum} to {maximum} workers: set "
+                "OPERATORFLOW_DATABRICKS_MIN_WORKERS (0 or more) no higher than OPERATORFLOW_DATABRICKS_MAX_WORKERS (1 or more)."
+            )
         spark_version, node_type = self._new_cluster_defaults()
         cluster = compute.ClusterSpec(
-            autoscale=compute.AutoScale(
-                min_workers=self.settings.databricks_min_workers,
-                max_workers=self.settings.databricks_max_workers,
-            ),
+            autoscale=compute.AutoScale(min_workers=minimum, max_workers=maximum),
             spark_version=spark_version,
             node_type_id=node_type,
         )
@@ -368,7 +356,7 @@ class DatabricksEngine(Engine):
         return self._cluster_defaults
 
     def _get_run_raw(self, engine_run_id: str) -> dict[str, Any]:
-        # The raw answer keeps state names this SDK version does not know; its dataclasses turn them into None.
+        # The raw response keeps state names that this SDK version lacks, because its dataclasses turn them into None.
         with self._translated("read the status of run", engine_run_id):
             return self._with_backoff(
                 lambda: self.client.api_client.do(
@@ -383,8 +371,13 @@ class DatabricksEngine(Engine):
         output = None
         if task_run_id is not None:
             # The parent of a multi-task run is rejected by runs/get-output; the task's own id is not.
-            with self._translated("read the output of run", engine_run_id):
-                output = self._with_backoff(lambda: self.client.jobs.get_run_output(task_run_id))
+            try:
+                with self._translated("read the output of task run", str(task_run_id)):
+                    output = self._with_backoff(lambda: self.client.jobs.get_run_output(task_run_id))
+            except (errors.InvalidInput, errors.NotFound) as exc:
+                # Retrying cannot help, so the run ends with the status its state maps to.
+                logger.warning("databricks run %s ended %s without readable output: %s", engine_run_id, status.value, exc)
+                self._append_log(run, f"The output of Databricks run {engine_run_id} cannot be read: {exc}")
 
         result = None
         error_message = None
@@ -423,7 +416,7 @@ class DatabricksEngine(Engine):
         return _normalized_source(base64.b64decode(exported.content))
 
     def _with_backoff(self, call):
-        """Call `call`, retrying REQUEST_LIMIT_EXCEEDED answers that the SDK itself does not retry."""
+        """Call `call`, retrying REQUEST_LIMIT_EXCEEDED responses that the SDK itself does not retry."""
         delay = 1.0
         for attempt in range(1, MAX_LIMIT_RETRIES + 1):
             try:
@@ -445,32 +438,36 @@ class DatabricksEngine(Engine):
             raise
         except sdk_errors.Unauthenticated as exc:
             raise errors.PermissionDenied(
-                f"Databricks at {self.host} rejected the credentials when trying to {action} {subject}: {exc}. {TOKEN_FIX}"
+                f"Databricks at {self.host} rejected the credentials when trying to {action} {subject}: {_detail(exc)}. {TOKEN_FIX}"
             ) from exc
         except sdk_errors.PermissionDenied as exc:
             raise errors.PermissionDenied(
-                f"Databricks at {self.host} denied the request to {action} {subject}: {exc}. Check that the token "
+                f"Databricks at {self.host} denied the request to {action} {subject}: {_detail(exc)}. Check that the token "
                 "in OPERATORFLOW_DATABRICKS_TOKEN or DATABRICKS_TOKEN is valid and may use this workspace."
             ) from exc
         except sdk_errors.NotFound as exc:
-            raise errors.NotFound(f"Databricks found nothing to {action} {subject}: {exc}.") from exc
+            raise errors.NotFound(f"Databricks found nothing to {action} {subject}: {_detail(exc)}.") from exc
         except sdk_errors.TooManyRequests as exc:
             raise errors.BackendUnavailable(
-                f"Databricks at {self.host} kept rate-limiting the request to {action} {subject}: {exc}. Try again later."
+                f"Databricks at {self.host} kept rate-limiting the request to {action} {subject}: {_detail(exc)}. Try again later."
             ) from exc
         except sdk_errors.BadRequest as exc:
-            raise errors.InvalidInput(f"Databricks rejected the request to {action} {subject}: {exc}.") from exc
+            raise errors.InvalidInput(f"Databricks rejected the request to {action} {subject}: {_detail(exc)}.") from exc
         except sdk_errors.DatabricksError as exc:
             raise errors.BackendUnavailable(
-                f"Databricks at {self.host} failed to {action} {subject}: {exc}. Try again later."
+                f"Databricks at {self.host} failed to {action} {subject}: {_detail(exc)}. Try again later."
             ) from exc
         except (TimeoutError, requests.RequestException) as exc:
             # The SDK raises TimeoutError once its retries of refused connections, 429 or 503 run out.
             cause = exc.__cause__ or exc
             raise errors.BackendUnavailable(
-                f"Databricks at {self.host} did not answer the request to {action} {subject}: {cause}. "
+                f"Databricks at {self.host} did not respond to the request to {action} {subject}: {_detail(cause)}. "
                 "Check the host and the network, then try again."
             ) from exc
+
+
+def _detail(exc: BaseException) -> str:
+    return str(exc).rstrip(".")
 
 
 def _task_run_id(raw: dict[str, Any]) -> int | None:
@@ -520,10 +517,16 @@ def quartz_cron(expression: str) -> str:
 
 
 def _quartz_weekdays(field: str) -> str:
-    # Cron counts Sunday as 0 or 7, Quartz as 1; names such as MON-FRI are the same in both.
+    # Cron counts Sunday as 0 or 7, Quartz as 1. Names such as MON-FRI are the same in both.
     converted = []
     for part in field.split(","):
         days, _, step = part.partition("/")
+        range_to_sunday = re.fullmatch(r"(\d+)-7", days)
+        if range_to_sunday and not step:
+            # A cron range that ends on Sunday 7 wraps around to Quartz's Sunday 1.
+            start = int(range_to_sunday.group(1)) % 7 + 1
+            converted.append(f"{start}-7,1" if start < 7 else "7,1")
+            continue
         days = _CRON_NUMBER.sub(lambda m: str(int(m.group()) % 7 + 1), days)
         converted.append(f"{days}/{step}" if step else days)
     return ",".join(converted)

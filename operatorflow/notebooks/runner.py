@@ -15,11 +15,13 @@ import linecache
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import traceback
 import types
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 DISPLAY_ROWS = 20
 CONNECT_SCHEME = "sc://"
+CONNECT_DEFAULT_PORT = 15002
+"""Port of a Spark Connect URL that names none, as in Spark's own client."""
+CONNECT_CHECK_SECONDS = 10.0
 SPARK_NAMES = frozenset({"spark", "sc", "SparkSession", "SparkContext"})
 """Names whose use in a cell starts the session first, so `SparkSession.builder.getOrCreate()` gets ours."""
 
@@ -122,6 +127,7 @@ class LazySparkSession:
         from pyspark.sql import SparkSession
 
         url = self.master
+        _check_connect_server(url, self._spec["run_id"])
         # With SPARK_REMOTE set, a notebook's own `SparkSession.builder.getOrCreate()` returns this
         # session instead of failing for want of a Connect URL.
         os.environ["SPARK_REMOTE"] = url
@@ -338,6 +344,24 @@ def _start_spark(namespace: dict[str, Any], spark: LazySparkSession):
         namespace["spark"] = session
         namespace["sc"] = ConnectSparkContext(spark.master) if spark.is_connect else session.sparkContext
     return spark.get()
+
+
+def _check_connect_server(url: str, run_id: str) -> None:
+    """Raise BackendUnavailable at once when nothing listens at the Spark Connect URL.
+
+    The pyspark 4.3 client retries a refused connection with backoff for more than five minutes
+    (measured against a closed port), and the run would show RUNNING all that time.
+    """
+    parsed = urllib.parse.urlparse(url)
+    try:
+        port = parsed.port or CONNECT_DEFAULT_PORT
+        with socket.create_connection((parsed.hostname or "", port), timeout=CONNECT_CHECK_SECONDS):
+            pass
+    except (OSError, ValueError) as exc:
+        raise BackendUnavailable(
+            f"Could not connect to the Spark Connect server {url} for run {run_id}: {exc}. Check that the "
+            "server runs and that the spark_cluster_master setting names its host and port."
+        ) from exc
 
 
 class ConnectSparkContext:

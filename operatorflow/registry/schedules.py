@@ -64,10 +64,10 @@ class ScheduleStore:
 
     def create_schedule(self, *, owner: str, workflow: str, kind: str, parameters: dict[str, str], engine: str,
                         output_location: str, cron: str, timezone: str,
-                        engine_job_id: str | None = None) -> Schedule:
+                        engine_job_id: str | None = None, schedule_id: str | None = None) -> Schedule:
         now = self._clock.now()
         values = {
-            "id": new_schedule_id(),
+            "id": schedule_id or new_schedule_id(),
             "owner": owner,
             "workflow": workflow,
             "kind": kind,
@@ -105,7 +105,7 @@ class ScheduleStore:
             return [_to_schedule(row) for row in conn.execute(query).mappings()]
 
     def set_paused(self, schedule_id: str, paused: bool, last_slot_at: dt.datetime | None = None) -> Schedule:
-        """Pause or resume; on resume, `last_slot_at` marks the slots that passed while paused as done."""
+        """Pause or resume the schedule. On resume, `last_slot_at` marks the slots that passed while paused as done."""
         values: dict[str, Any] = {"paused": paused, "updated_at": self._clock.now()}
         if last_slot_at is not None:
             values["last_slot_at"] = last_slot_at
@@ -178,7 +178,7 @@ class ScheduleStore:
 
 
 class _StaleSchedule(Exception):
-    """Rolls back a firing whose schedule changed since it was read."""
+    """Signal that rolls back a firing whose schedule changed since it was read."""
 
 
 def _same_last_slot(last_slot_at: dt.datetime | None):

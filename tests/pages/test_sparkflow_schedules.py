@@ -9,8 +9,8 @@ WORD_COUNT = "shakespeare-wordcount"
 CREATE_BUTTON = "FormSubmitter:sparkflow_schedule_form-Create schedule"
 
 
-def _markdown(at) -> str:
-    return "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)
+def _page_text(at) -> str:
+    return "\n".join([*(m.value for m in at.markdown), *(c.value for c in at.caption)])
 
 
 def test_schedule_form_creates_schedule(signed_in_app, service):
@@ -26,8 +26,9 @@ def test_schedule_form_creates_schedule(signed_in_app, service):
     assert view.schedule.cron == "30 6 * * 1-5"
     assert view.schedule.timezone == "Europe/Berlin"
     assert view.schedule.parameters["top_n"] == "4"
+    assert view.schedule.engine == "local-spark"
     assert signed_in_app.success[0].value.startswith(f"Schedule {view.schedule.id} of {WORD_COUNT} created")
-    assert "Next runs:" in _markdown(signed_in_app)
+    assert "Next runs:" in _page_text(signed_in_app)
 
 
 def test_schedule_form_shows_bad_cron_message(signed_in_app, service):
@@ -61,7 +62,7 @@ def test_schedule_buttons_pause_resume_delete(signed_in_app, service):
     assert paused is True
     assert resumed is False
     assert service.schedules.list_schedules(USER) == []
-    assert "No schedules yet" in signed_in_app.info[0].value
+    assert "No schedules yet: open the form above to create one." in _page_text(signed_in_app)
 
 
 def test_schedule_shows_missed_slot_note(signed_in_app, service):
@@ -75,7 +76,7 @@ def test_schedule_shows_missed_slot_note(signed_in_app, service):
     assert [w.value for w in signed_in_app.warning] == [
         "2 slot(s) were missed while no worker ran and were skipped; only the latest missed slot ran."
     ]
-    assert f"last run: {run_id}" in _markdown(signed_in_app)
+    assert f"last run: {run_id}" in _page_text(signed_in_app)
 
 
 def test_other_users_schedules_not_listed(signed_in_app, service):
@@ -83,4 +84,4 @@ def test_other_users_schedules_not_listed(signed_in_app, service):
 
     open_page(signed_in_app, "sparkflow")
 
-    assert "No schedules yet" in signed_in_app.info[0].value
+    assert "No schedules yet: open the form above to create one." in _page_text(signed_in_app)

@@ -164,8 +164,8 @@ def test_migrate_creates_versioned_schema(database_url):
     registry.migrate()
     registry.dispose()
 
-    assert version == "0001"
-    assert {"runs", "workers", "alembic_version"} <= tables
+    assert version == "0002"
+    assert {"runs", "workers", "schedules", "schedule_fires", "alembic_version"} <= tables
 
 
 def test_heartbeat_records_and_removes_worker(registry):
