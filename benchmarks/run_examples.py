@@ -1,8 +1,11 @@
 """Time both examples through OperatorFlow and directly, and print a Markdown table.
 
-Usage: `.venv/bin/python benchmarks/run_examples.py [--repeat N]`. Through OperatorFlow means:
-queue the run with the service, one standalone worker (default settings) starts and follows it,
-and the clock stops when the registry says SUCCEEDED; that is what a user sees from pressing Run.
+Usage: `.venv/bin/python benchmarks/run_examples.py [--repeat N] [--standalone-worker]`. Through
+OperatorFlow means: queue the run with the service, the worker thread in the same process (as in
+the app, default settings) starts and follows it, and the clock stops when the registry says
+SUCCEEDED; that is what a user sees from pressing Run. With --standalone-worker a separate
+`python -m operatorflow.worker` process runs it instead; it learns of new runs by polling, which
+adds up to OPERATORFLOW_POLL_SECONDS (0.5 s) to each run.
 Directly means `benchmarks/direct.py` in a fresh process. The runs alternate, so drift on the
 machine hits both sides alike.
 """
@@ -24,6 +27,7 @@ sys.path.insert(0, str(PROJECT))
 from operatorflow.factory import build_service  # noqa: E402
 from operatorflow.settings import load_settings  # noqa: E402
 from operatorflow.status import RunStatus  # noqa: E402
+from operatorflow.worker import start_background_worker, stop_background_workers  # noqa: E402
 
 EXAMPLES = {"shakespeare-wordcount": "wordcount", "taxi-tip-trainer": "taxi"}
 
@@ -53,14 +57,19 @@ def time_through(service, workflow: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--standalone-worker", action="store_true")
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="operatorflow-bench-"))
     env = {**os.environ, "OPERATORFLOW_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1"}
     os.environ.update({"OPERATORFLOW_HOME": str(home), "OPERATORFLOW_WORKER": "none"})
     service = build_service(load_settings())
-    worker = subprocess.Popen([sys.executable, "-m", "operatorflow.worker"], env=env, cwd=PROJECT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = None
+    if args.standalone_worker:
+        worker = subprocess.Popen([sys.executable, "-m", "operatorflow.worker"], env=env, cwd=PROJECT,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    else:
+        start_background_worker(service)
     try:
         print("| example | through OperatorFlow, median (min-max) | directly, median (min-max) | overhead |")
         print("|---|---|---|---|")
@@ -73,8 +82,10 @@ def main() -> None:
             print(f"| {workflow} | {t:.1f} s ({min(through):.1f}-{max(through):.1f}) "
                   f"| {d:.1f} s ({min(direct):.1f}-{max(direct):.1f}) | {100 * (t - d) / d:+.1f}% |", flush=True)
     finally:
-        worker.terminate()
-        worker.wait(30)
+        if worker is not None:
+            worker.terminate()
+            worker.wait(30)
+        stop_background_workers()
 
 
 if __name__ == "__main__":
