@@ -53,17 +53,6 @@ current = {s.workflow.name: s.status for s in service.list_workflow_statuses(use
 with badge:
     ui.status_badge(current[name])
 
-st.subheader(f"Your runs of {workflow.name}")
-runs = service.list_runs(user, workflow=workflow.name, limit=50)
-if not runs:
-    st.info("No runs yet: check the locations and press Run.")
-    st.stop()
-
-labels = {run.id: ui.run_label(run) for run in runs}
-if st.session_state.get("kubeflow_selected_run") not in labels:
-    st.session_state["kubeflow_selected_run"] = runs[0].id
-select, refresh = st.columns([5, 1], vertical_alignment="bottom")
-run_id = select.selectbox("Run", list(labels), format_func=labels.get, key="kubeflow_selected_run")
-refresh.button("Refresh", key="kubeflow_refresh", icon=":material/refresh:")
-
-ui.show_live_run(service, user, run_id, key_prefix="kubeflow", render_result=ui.render_pipeline_result)
+ui.render_workflow_runs(service, user, workflow.name, key_prefix="kubeflow",
+                        empty_hint="No runs yet: check the locations and press Run.",
+                        render_result=ui.render_pipeline_result)

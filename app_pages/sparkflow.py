@@ -57,21 +57,9 @@ catalog.dataframe(
     width="stretch",
 )
 
-# Above the runs, because the runs part stops the page when there are no runs yet.
+# Schedules and the workspace come before the runs, whose list can grow long.
 ui_schedules.render_schedules(service, user, workflow, key_prefix="sparkflow")
 ui_databricks.render_databricks_workspace(service, user)
 
-st.subheader(f"Your runs of {workflow.name}")
-runs = service.list_runs(user, workflow=workflow.name, limit=50)
-if not runs:
-    st.info("No runs yet: set the parameters and press Run.")
-    st.stop()
-
-labels = {run.id: ui.run_label(run) for run in runs}
-if st.session_state.get("sparkflow_selected_run") not in labels:
-    st.session_state["sparkflow_selected_run"] = runs[0].id
-select, refresh = st.columns([5, 1], vertical_alignment="bottom")
-run_id = select.selectbox("Run", list(labels), format_func=labels.get, key="sparkflow_selected_run")
-refresh.button("Refresh", key="sparkflow_refresh", icon=":material/refresh:")
-
-ui.show_live_run(service, user, run_id, key_prefix="sparkflow", render_result=ui.render_notebook_result)
+ui.render_workflow_runs(service, user, workflow.name, key_prefix="sparkflow",
+                        empty_hint="No runs yet: set the parameters and press Run.", render_result=ui.render_notebook_result)

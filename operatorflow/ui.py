@@ -418,3 +418,23 @@ def show_catalog_problems(service: OperatorFlow, kind: WorkflowKind) -> None:
     """Warn about catalog files of `kind` that cannot be read, so a broken file does not vanish silently."""
     for name, message in service.list_catalog_problems(kind):
         st.warning(f"{name} cannot be run: {message}", icon=":material/warning:")
+
+
+def render_workflow_runs(service: OperatorFlow, user: str, workflow_name: str, key_prefix: str,
+                         empty_hint: str, render_result: ResultRenderer | None = None) -> None:
+    """Draw the user's runs of one workflow: a run picker, Refresh, and the picked run, live while active."""
+    st.subheader(f"Your runs of {workflow_name}")
+    runs = service.list_runs(user, workflow=workflow_name, limit=50)
+    if not runs:
+        st.info(empty_hint)
+        return
+
+    labels = {run.id: run_label(run) for run in runs}
+    selected_key = f"{key_prefix}_selected_run"
+    if st.session_state.get(selected_key) not in labels:
+        st.session_state[selected_key] = runs[0].id
+    select, refresh = st.columns([5, 1], vertical_alignment="bottom")
+    run_id = select.selectbox("Run", list(labels), format_func=labels.get, key=selected_key)
+    refresh.button("Refresh", key=f"{key_prefix}_refresh", icon=":material/refresh:")
+
+    show_live_run(service, user, run_id, key_prefix=key_prefix, render_result=render_result)
