@@ -2,7 +2,7 @@
 
 Usage: `.venv/bin/python benchmarks/run_examples.py [--repeat N] [--standalone-worker]`. Through
 OperatorFlow means: queue the run with the service, the worker thread in the same process (as in
-the app, default settings) starts and follows it, and the clock stops when the registry says
+the app, default settings) starts and follows it, and the clock stops when the registry reports
 SUCCEEDED; that is what a user sees from pressing Run. With --standalone-worker a separate
 `python -m operatorflow.worker` process runs it instead; it learns of new runs by polling, which
 adds up to OPERATORFLOW_POLL_SECONDS (0.5 s) to each run.

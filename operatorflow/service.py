@@ -1,6 +1,6 @@
 """The service that pages and the command line call: workflows, runs, outputs and predictions.
 
-Every method takes the acting user's name and only returns that user's runs; a run of another user
+Every method takes the acting user's name and returns only that user's runs. A run of another user
 is reported as not found, so its existence is not revealed. Methods read the registry and the object
 store only: nothing here waits on an engine, which is the worker's job.
 """

@@ -12,7 +12,10 @@ from operatorflow.service import OperatorFlow
 
 @st.cache_resource(show_spinner=False)
 def get_databricks_catalog(_service: OperatorFlow) -> DatabricksCatalog | None:
-    """Return the process-wide Databricks catalog, or None when settings enable no workspace; it holds no user's token."""
+    """Return the process-wide Databricks catalog, or None when settings enable no workspace.
+
+    The catalog contains no user's token, so one cached object serves every session.
+    """
     return build_databricks_catalog(_service)
 
 

@@ -174,7 +174,7 @@ class Worker:
         try:
             status = engine.get_run_status(run.engine_run_id, engine_run)
         except NotFound as exc:
-            # The engine no longer knows the run (deleted, or its records expired): retrying cannot help.
+            # The engine has no record of the run any more (deleted or expired), so retrying cannot help.
             self._fail(run, f"{engine.name} no longer knows run {run.id} ({run.engine_run_id}): {exc}")
             return
         except OperatorFlowError as exc:

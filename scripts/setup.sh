@@ -18,7 +18,7 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   exit 1
 fi
 
-# PySpark 4 needs Java 17 or newer; say so now rather than at the first notebook run.
+# PySpark 4 needs Java 17 or newer. Report a missing or old Java now, not at the first notebook run.
 java_bin=java
 [ -n "${JAVA_HOME:-}" ] && java_bin="$JAVA_HOME/bin/java"
 java_version=$("$java_bin" -version 2>&1 | sed -n 's/.*version "\([0-9.]*\).*/\1/p' | head -n 1 || true)

@@ -8,7 +8,7 @@ from operatorflow.status import RunStatus
 
 
 class InMemoryEngine(Engine):
-    """An engine whose runs end when the test says so."""
+    """An engine whose runs end when the test calls `finish`."""
 
     def __init__(self, name: str = "local-spark") -> None:
         self.name = name

@@ -94,7 +94,7 @@ class StandaloneCluster:
                            f"{_tail(self.worker.log_path)}")
 
     def master_state(self) -> dict:
-        """Return the master's JSON status (workers, running and completed applications), or {} before it answers."""
+        """Return the master's JSON status (workers, running and completed applications), or {} before it responds."""
         try:
             with urllib.request.urlopen(f"http://{HOST}:{self.master_ui_port}/json/", timeout=5) as response:
                 return json.loads(response.read())

@@ -167,7 +167,7 @@ def test_worker_restart_mid_run_reattaches_and_finishes(tmp_path, slow_catalog):
     assert f"re-attached to run {run.id}" in log
 
 
-def test_run_whose_process_died_with_worker_is_failed_with_reason(tmp_path, slow_catalog):
+def test_dead_run_process_fails_with_reason(tmp_path, slow_catalog):
     home = tmp_path / "home"
     service = build_service(load_settings(home=home, catalog_dir=slow_catalog, worker="none"))
     run = service.submit_run("local", "slow", {"seconds": "30"})

@@ -106,7 +106,7 @@ def test_list_engines_puts_default_first(service):
     assert service.list_engines(NOTEBOOK)[0] == "local-spark"
 
 
-def test_pipeline_parameter_of_wrong_type_is_rejected_before_queueing(service):
+def test_wrong_typed_pipeline_parameter_rejected(service):
     with pytest.raises(InvalidInput, match="Invalid value 'abc' for test_fraction: expected a number, such as 0.2"):
         service.submit_run("ada", "taxi-tip-trainer", {"test_fraction": "abc"})
 

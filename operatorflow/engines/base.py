@@ -13,7 +13,7 @@ from operatorflow.workflows import Workflow
 
 @dataclasses.dataclass(frozen=True)
 class EngineRun:
-    """What an engine needs to start one run."""
+    """Inputs an engine needs to start one run."""
 
     run_id: str
     workflow: Workflow

@@ -4,7 +4,7 @@ The child is `python -m RUNNER_MODULE SPEC_PATH`. It reads the spec (see `write_
 log to standard output, uploads its outputs to the run's output location, and last writes
 `outcome.json` in the run folder: `{"status": "SUCCEEDED" | "FAILED", "result": str | null,
 "metrics": {...}, "error": str | null}`. The child runs in its own session, so it outlives a
-restart of the app or the worker; the worker that starts next re-attaches to it by process id.
+restart of the app or the worker. The worker that starts next re-attaches to it by process id.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ def make_spark_cluster_engine(settings: Settings) -> LocalProcessEngine:
     """Build the engine that runs notebooks against `settings.spark_cluster_master`.
 
     The runner process stays on this machine and is the Spark driver. For a standalone master
-    (`spark://host:port`) the executors run on the cluster's workers; for a Spark Connect server
+    (`spark://host:port`) the executors run on the cluster's workers. For a Spark Connect server
     (`sc://host:port`) the server runs the whole query, and relative paths resolve on the server.
     Raises InvalidInput when the setting is empty or is neither kind of URL.
     """

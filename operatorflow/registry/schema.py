@@ -96,6 +96,6 @@ schedule_fires = sa.Table(
     sa.Column("slot_at", UtcDateTime, nullable=False),
     sa.Column("run_id", sa.String(32)),
     sa.Column("fired_at", UtcDateTime, nullable=False),
-    # The guarantee that a slot fires at most once, whatever number of workers race for it.
+    # Unique, so when workers race for a slot the second insert fails and only one run is queued.
     sa.UniqueConstraint("schedule_id", "slot_at", name="uq_schedule_fires_slot"),
 )

@@ -94,18 +94,23 @@ def test_sign_in_survives_reload_until_sign_out(app_url, page: Page):
 
     expect(page.get_by_text("Signed in as grace")).to_be_visible(timeout=15_000)
     page.get_by_role("button", name="Sign out").click()
-    expect(page.get_by_role("tab", name="Sign in")).to_be_visible(timeout=15_000)
+    expect(page.get_by_role("tab", name="Sign in").first).to_be_visible(timeout=15_000)
     page.reload()
-    expect(page.get_by_role("tab", name="Sign in")).to_be_visible(timeout=15_000)
+    expect(page.get_by_role("tab", name="Sign in").first).to_be_visible(timeout=15_000)
     expect(page.get_by_text("Signed in as")).to_have_count(0)
 
 
 def test_word_count_run_shows_top_words(app_url, page: Page):
     create_account_and_sign_in(page, app_url, "ada")
     page.get_by_role("link", name="Open SparkFlow", exact=True).click()
-    expect(page.get_by_role("heading", name="SparkFlow", exact=True)).to_be_visible(timeout=15_000)
+    expect(page.get_by_role("heading", name="SparkFlow", exact=True, level=1)).to_be_visible(timeout=15_000)
+    # While Streamlit redraws, the previous page's elements linger beside the new ones; a click on
+    # such a stale Run button is lost. The runs heading is drawn last, and then one Run button is left.
+    expect(page.get_by_role("heading", name="Your runs of shakespeare-wordcount")).to_be_visible(timeout=15_000)
+    run_button = page.get_by_role("button", name="Run", exact=True)
+    expect(run_button).to_have_count(1, timeout=15_000)
 
-    page.get_by_role("button", name="Run").click()
+    run_button.click()
 
     expect(page.get_by_text(re.compile(r"Run \w+ of shakespeare-wordcount is queued"))).to_be_visible(timeout=15_000)
     expect(page.get_by_text("Total words")).to_be_visible(timeout=RUN_TIMEOUT_MS)
@@ -117,7 +122,7 @@ def test_word_count_run_shows_top_words(app_url, page: Page):
 
 def create_account_and_sign_in(page: Page, app_url: str, username: str) -> None:
     page.goto(app_url)
-    page.get_by_role("tab", name="Create account").click(timeout=30_000)
+    page.get_by_role("tab", name="Create account").first.click(timeout=30_000)
     form = page.get_by_test_id("stForm").filter(has_text="Create account")
     form.get_by_label("First name").fill("Ada")
     form.get_by_label("Last name").fill("Lovelace")
@@ -128,7 +133,7 @@ def create_account_and_sign_in(page: Page, app_url: str, username: str) -> None:
     form.get_by_role("button", name="Create account").click()
     expect(page.get_by_text(f"Account {username} created")).to_be_visible(timeout=15_000)
 
-    page.get_by_role("tab", name="Sign in").click()
+    page.get_by_role("tab", name="Sign in").first.click()
     form = page.get_by_test_id("stForm").filter(has_text="Sign in")
     form.get_by_label("Username").fill(username)
     form.get_by_label("Password", exact=True).fill(PASSWORD)

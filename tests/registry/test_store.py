@@ -61,7 +61,7 @@ def test_claim_takes_oldest_queued_run_once(registry, clock):
     assert nothing is None
 
 
-def test_claim_from_many_threads_gives_each_run_to_one_worker(database_url, clock):
+def test_concurrent_claims_never_share_run(database_url, clock):
     registries = [RunRegistry(database_url, clock) for _ in range(4)]
     for _ in range(20):
         _queue(registries[0])
