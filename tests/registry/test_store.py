@@ -164,8 +164,9 @@ def test_migrate_creates_versioned_schema(database_url):
     registry.migrate()
     registry.dispose()
 
-    assert version == "0002"
+    assert version == "0003"
     assert {"runs", "workers", "schedules", "schedule_fires", "alembic_version"} <= tables
+    assert {"users", "account_tokens", "sessions", "grants", "credentials"} <= tables
 
 
 def test_heartbeat_records_and_removes_worker(registry):
