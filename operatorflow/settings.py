@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
 
 from operatorflow.errors import InvalidInput
@@ -79,6 +80,27 @@ class Settings:
     databricks_node_type: str = ""
     """Node type of new clusters, such as i3.xlarge; empty means the smallest type with at least 16 GB of memory."""
 
+    # Sign-in modes: local accounts, Amazon Cognito, or an AWS Application Load Balancer with Cognito.
+    auth_mode: str = "local"
+    """`local` (accounts in this installation), `cognito` (a Cognito user pool) or `alb` (identity header of an ALB)."""
+    cognito_region: str = ""
+    """Region of the user pool; empty means the prefix of the pool id (`eu-west-1` for `eu-west-1_AbC123`)."""
+    cognito_user_pool_id: str = ""
+    cognito_client_id: str = ""
+    """App client of the user pool; it must allow the sign-in flow chosen by `cognito_auth_flow`."""
+    cognito_client_secret: str = dataclasses.field(default="", repr=False)
+    """Secret of the app client, if it has one; empty for a client without a secret. Never printed or logged."""
+    cognito_endpoint_url: str = ""
+    """Cognito endpoint; empty means AWS's endpoint of the region. Tests point it at moto."""
+    cognito_auth_flow: str = "USER_SRP_AUTH"
+    """`USER_SRP_AUTH` (the password never leaves the app) or `USER_PASSWORD_AUTH` (the password is sent to Cognito over TLS)."""
+    cognito_refresh_minutes: float = 5.0
+    """Tokens are renewed on the first page run in which fewer than this many minutes of validity remain."""
+    alb_public_key_url: str = ""
+    """URL of the ALB's signing keys with a `{kid}` placeholder; empty means AWS's URL for the region in `alb_arn`."""
+    alb_arn: str = ""
+    """ARN of the load balancer that signs the identity header; tokens from other signers are rejected."""
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'operatorflow.db'}"
@@ -115,6 +137,7 @@ def load_settings(**overrides: object) -> Settings:
         raise InvalidInput(
             f"Invalid {ENV_PREFIX}WORKER {settings.worker!r}: use 'thread' (worker inside the app) or 'none'."
         )
+    _validate_auth_mode(settings)
     return settings
 
 
@@ -131,3 +154,48 @@ def _convert(field: dataclasses.Field, raw: str) -> object:
     except ValueError as exc:
         raise InvalidInput(f"Invalid {name}={raw!r}: expected a {kind}.") from exc
     return raw
+
+
+AUTH_MODES = ("local", "cognito", "alb")
+COGNITO_AUTH_FLOWS = ("USER_SRP_AUTH", "USER_PASSWORD_AUTH")
+# arn:PARTITION:elasticloadbalancing:REGION:ACCOUNT:loadbalancer/app/NAME/ID, the form of an ALB's ARN.
+ALB_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:elasticloadbalancing:([a-z0-9-]+):\d{12}:loadbalancer/app/[^/]+/[0-9a-f]+$")
+
+
+def _validate_auth_mode(settings: Settings) -> None:
+    """Reject a sign-in mode that is unknown or lacks the settings it needs."""
+    if settings.auth_mode not in AUTH_MODES:
+        raise InvalidInput(
+            f"Invalid {ENV_PREFIX}AUTH_MODE {settings.auth_mode!r}: use 'local', 'cognito' or 'alb'."
+        )
+
+    if settings.auth_mode == "cognito":
+        missing = [ENV_PREFIX + name.upper() for name in ("cognito_user_pool_id", "cognito_client_id")
+                   if not getattr(settings, name)]
+        if missing:
+            raise InvalidInput(f"{ENV_PREFIX}AUTH_MODE=cognito needs {' and '.join(missing)}: set them to your user pool's values.")
+        if settings.cognito_auth_flow not in COGNITO_AUTH_FLOWS:
+            raise InvalidInput(
+                f"Invalid {ENV_PREFIX}COGNITO_AUTH_FLOW {settings.cognito_auth_flow!r}: use 'USER_SRP_AUTH' or 'USER_PASSWORD_AUTH'."
+            )
+        if settings.cognito_refresh_minutes <= 0:
+            raise InvalidInput(
+                f"Invalid {ENV_PREFIX}COGNITO_REFRESH_MINUTES {settings.cognito_refresh_minutes!r}: use a number of minutes above 0."
+            )
+
+    if settings.auth_mode == "alb":
+        if not settings.alb_public_key_url and not settings.alb_arn:
+            raise InvalidInput(
+                f"{ENV_PREFIX}AUTH_MODE=alb needs {ENV_PREFIX}ALB_ARN (the load balancer's ARN) "
+                f"or {ENV_PREFIX}ALB_PUBLIC_KEY_URL (its key URL with a {{kid}} placeholder)."
+            )
+        if settings.alb_arn and not ALB_ARN_PATTERN.match(settings.alb_arn):
+            raise InvalidInput(
+                f"Invalid {ENV_PREFIX}ALB_ARN {settings.alb_arn!r}: expected a load balancer ARN such as "
+                "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/my-alb/50dc6c495c0c9188."
+            )
+        if settings.alb_public_key_url and "{kid}" not in settings.alb_public_key_url:
+            raise InvalidInput(
+                f"Invalid {ENV_PREFIX}ALB_PUBLIC_KEY_URL {settings.alb_public_key_url!r}: it needs a {{kid}} placeholder, "
+                "such as https://public-keys.auth.elb.eu-west-1.amazonaws.com/{kid}."
+            )
