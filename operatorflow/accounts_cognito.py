@@ -217,6 +217,9 @@ class CognitoAccounts:
         logger.info("cognito renewed tokens of user %s (%d s were left)", session.user_name, remaining.total_seconds())
         return renewed
 
+    def has_expired(self, session: CognitoSession) -> bool:
+        return self._clock.now() >= session.expires_at
+
     def verify_id_token(self, id_token: str) -> dict[str, Any]:
         """Return the claims of an ID token after checking its signature, issuer, audience and expiry."""
         with self._translate_errors("verify token", "-"):
