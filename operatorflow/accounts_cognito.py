@@ -217,6 +217,15 @@ class CognitoAccounts:
         logger.info("cognito renewed tokens of user %s (%d s were left)", session.user_name, remaining.total_seconds())
         return renewed
 
+    def revoke(self, session: CognitoSession) -> None:
+        """Revoke the session's refresh token, so neither it nor tokens renewed with it stay valid."""
+        with self._translate_errors("revoke tokens", session.user_name):
+            parameters = {"Token": session.refresh_token, "ClientId": self._settings.cognito_client_id}
+            if self._secret:
+                parameters["ClientSecret"] = self._secret
+            self._client.revoke_token(**parameters)
+        logger.info("cognito revoked the refresh token of user %s", session.user_name)
+
     def has_expired(self, session: CognitoSession) -> bool:
         return self._clock.now() >= session.expires_at
 

@@ -86,8 +86,18 @@ def refresh_cognito_session(accounts: CognitoAccounts) -> CognitoSession | None:
     return renewed
 
 
-def sign_out_cognito() -> None:
-    """Forget this browser session's tokens and any sign-in step in progress."""
+def sign_out_cognito(accounts: CognitoAccounts | None = None) -> None:
+    """Forget this browser session's tokens and any sign-in step in progress.
+
+    With `accounts`, the refresh token is also revoked at Cognito. A failed revocation is logged
+    and does not stop the sign-out, because the tokens are forgotten here in any case.
+    """
+    session = current_cognito_session()
+    if accounts is not None and session is not None:
+        try:
+            accounts.revoke(session)
+        except OperatorFlowError as exc:
+            logger.warning("cognito sign-out of user %s could not revoke the refresh token: %s", session.user_name, exc)
     for key in (SESSION_KEY, _STEP_KEY, _CHALLENGE_KEY, _PENDING_USER_KEY, _NOTICE_KEY):
         st.session_state.pop(key, None)
 

@@ -417,6 +417,40 @@ def test_revoked_refresh_token_ends_session(pool, tmp_path, clock):
     assert str(info.value) == "Your Cognito session has ended: sign in again."
 
 
+def test_revoke_sends_refresh_token_and_secret(secret_pool, tmp_path, clock):
+    """moto 5.2 does not implement RevokeToken, so Stubber checks the request and returns AWS's empty response."""
+    secret_pool.add_confirmed_user("ada")
+    client = boto_client(secret_pool.moto)
+    accounts = CognitoAccounts(secret_pool.settings(tmp_path), clock, client=client)
+    session = accounts.sign_in("ada", PASSWORD)
+    with Stubber(client) as stubber:
+        stubber.add_response("revoke_token", {}, {
+            "Token": session.refresh_token, "ClientId": secret_pool.client_id, "ClientSecret": secret_pool.client_secret,
+        })
+
+        accounts.revoke(session)
+
+        stubber.assert_no_pending_responses()
+
+
+def test_revoke_failure_is_translated(pool, tmp_path, clock):
+    pool.add_confirmed_user("ada")
+    client = boto_client(pool.moto)
+    accounts = CognitoAccounts(pool.settings(tmp_path), clock, client=client)
+    session = accounts.sign_in("ada", PASSWORD)
+    with Stubber(client) as stubber:
+        stubber.add_client_error("revoke_token", "UnsupportedTokenTypeException", "Unsupported token type.", 400,
+                                 expected_params={"Token": session.refresh_token, "ClientId": pool.client_id})
+
+        with pytest.raises(BackendUnavailable) as info:
+            accounts.revoke(session)
+
+    assert str(info.value) == (
+        "Cognito failed to revoke tokens for 'ada' (UnsupportedTokenTypeException: Unsupported token type.): "
+        "try again later."
+    )
+
+
 # Failures of the service and secrets
 
 

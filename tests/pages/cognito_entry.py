@@ -21,5 +21,5 @@ if session is None:
 else:
     st.success(f"Signed in as {session.user_name}")
     if st.button("Sign out", key="test_sign_out"):
-        ui_cognito.sign_out_cognito()
+        ui_cognito.sign_out_cognito(accounts)
         st.rerun()
