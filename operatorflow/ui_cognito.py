@@ -61,7 +61,7 @@ def refresh_cognito_session(accounts: CognitoAccounts) -> CognitoSession | None:
 
     Returns None, after clearing the tokens and showing why, when Cognito ended the session.
     NOTE: a browser reload empties `st.session_state`, so this also returns None after a reload.
-    A router that restores the sign-in from a cookie of its own then no longer sees Cognito revoke it.
+    A router that restores the sign-in from a cookie of its own then no longer learns of a Cognito revocation.
     """
     session = current_cognito_session()
     if session is None:
