@@ -79,6 +79,25 @@ class Settings:
     databricks_node_type: str = ""
     """Node type of new clusters, such as i3.xlarge; empty means the smallest type with at least 16 GB of memory."""
 
+    # Credentials store
+    credentials_backend: str = "database"
+    """Where engine and service credentials are kept: `database` (encrypted in the registry) or `vault`."""
+    credentials_key: str = dataclasses.field(default="", repr=False)
+    """Key that encrypts credentials in the database, from `operatorflow credentials generate-key`; empty means
+    the key file `home/credentials.key`, created on first use. Never printed."""
+    credentials_old_keys: str = dataclasses.field(default="", repr=False)
+    """Comma-separated earlier keys, still accepted for reading while `credentials reencrypt` moves values to the new key."""
+    vault_url: str = ""
+    """Vault server URL, such as https://vault.example.com:8200; empty means VAULT_ADDR."""
+    vault_token: str = dataclasses.field(default="", repr=False)
+    """Vault token; empty means VAULT_TOKEN. Never printed."""
+    vault_mount: str = "secret"
+    """Mount point of the KV version 2 secrets engine."""
+    vault_path_prefix: str = "operatorflow"
+    """Path under the mount below which credentials are kept, as `<prefix>/shared/<name>` and `<prefix>/users/<user>/<name>`."""
+    vault_ca_cert: str = ""
+    """PEM bundle that verifies Vault's certificate; empty means the system's certificate authorities."""
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'operatorflow.db'}"
