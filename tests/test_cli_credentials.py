@@ -8,7 +8,7 @@ import json
 import pytest
 
 from operatorflow import cli
-from operatorflow.credentials.keys import KEY_BYTES, parse_key
+from operatorflow.credentials.keys import KEY_BYTES, generate_key, parse_key
 from operatorflow.factory import build_service
 from operatorflow.settings import load_settings
 from tests.credentials.conftest import add_user
@@ -103,3 +103,21 @@ def test_generate_key_prints_valid_key(home, capsys):
     key = capsys.readouterr().out.strip()
     assert code == 0
     assert len(parse_key(key, "printed key")) == KEY_BYTES
+
+
+def test_reencrypt_moves_values_to_new_key(home, service, monkeypatch, capsys):
+    old, new = generate_key(), generate_key()
+    monkeypatch.setenv("OPERATORFLOW_CREDENTIALS_KEY", old)
+    set_from_stdin(monkeypatch, ["smtp-password", "--user", "ada"], SECRET)
+    add_user(service.registry, "root", is_admin=True)
+    monkeypatch.setenv("OPERATORFLOW_CREDENTIALS_KEY", new)
+    monkeypatch.setenv("OPERATORFLOW_CREDENTIALS_OLD_KEYS", old)
+    capsys.readouterr()
+
+    code = cli.main(["credentials", "reencrypt", "--user", "root"])
+
+    assert code == 0
+    assert capsys.readouterr().out == "Re-encrypted 1 credential(s) with the current key.\n"
+    monkeypatch.delenv("OPERATORFLOW_CREDENTIALS_OLD_KEYS")
+    assert cli.main(["credentials", "list", "--user", "ada", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["preview"] == "••••WXYZ"
