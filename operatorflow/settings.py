@@ -81,7 +81,7 @@ class Settings:
 
     # Credentials store
     credentials_backend: str = "database"
-    """Where engine and service credentials are kept: `database` (encrypted in the registry) or `vault`."""
+    """Backend that keeps engine and service credentials: `database` (encrypted in the registry) or `vault`."""
     credentials_key: str = dataclasses.field(default="", repr=False)
     """Key that encrypts credentials in the database, from `operatorflow credentials generate-key`; empty means
     the key file `home/credentials.key`, created on first use. Never printed."""

@@ -1,11 +1,12 @@
 """A fake HashiCorp Vault on 127.0.0.1 that serves the KV version 2 API calls hvac makes.
 
-It follows Vault's documented KV v2 API: every request needs the `X-Vault-Token` header (else 403
-with `{"errors": ["permission denied"]}`); `/v1/<mount>/data/<path>` takes POST/PUT (a new version,
-with an optional check-and-set `options.cas`), GET (latest or `?version=`) and DELETE (soft-deletes
-the latest version); `/v1/<mount>/metadata/<path>` takes GET, LIST (or GET `?list=true`) and DELETE
-(every version and the metadata). A missing secret gets 404 with `{"errors": []}`, and a path
-outside the mount 404 with "no handler for route". Times are RFC 3339 with nanoseconds, as Vault sends them.
+It follows Vault's documented KV v2 API. Every request needs the `X-Vault-Token` header, else it
+gets 403 with `{"errors": ["permission denied"]}`. `/v1/<mount>/data/<path>` takes POST or PUT (a
+new version, with an optional check-and-set `options.cas`), GET (the latest or `?version=`) and
+DELETE (a soft delete of the latest version). `/v1/<mount>/metadata/<path>` takes GET, LIST (or GET
+with `?list=true`) and DELETE (every version and the metadata). A missing secret gets 404 with
+`{"errors": []}`, and a path outside the mounts gets 404 with "no handler for route". Times are
+RFC 3339 with nanoseconds, as Vault sends them.
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ class FakeVault:
             raise VaultError(404, [])
         document = _envelope({"data": version.data, "metadata": version.metadata(number)})
         if version.deletion_time or version.destroyed:
-            # Vault answers a deleted version with 404, but still sends its metadata.
+            # Vault returns 404 for a deleted version but still sends its metadata.
             document["data"]["data"] = None
             return 404, document
         return 200, document

@@ -44,14 +44,17 @@ class DatabaseCredentialStore(CredentialStore):
         row = {"ciphertext": ciphertext, "key_id": key_id, "updated_at": self._registry.clock.now(),
                "updated_by": updated_by}
 
-        with self._registry.begin() as conn:
-            updated = conn.execute(
-                credentials.update()
-                .where(credentials.c.scope == scope, credentials.c.name == name)
-                .values(**row)
-            ).rowcount
-            if not updated:
-                conn.execute(credentials.insert().values(scope=scope, name=name, **row))
+        replace = (credentials.update()
+                   .where(credentials.c.scope == scope, credentials.c.name == name)
+                   .values(**row))
+        try:
+            with self._registry.begin() as conn:
+                if not conn.execute(replace).rowcount:
+                    conn.execute(credentials.insert().values(scope=scope, name=name, **row))
+        except sa.exc.IntegrityError:
+            # Another process inserted the same credential between the update and the insert.
+            with self._registry.begin() as conn:
+                conn.execute(replace)
         logger.info("credentials stored %s in scope %s (key %s, by %s)", name, scope, key_id, updated_by)
 
     def get_credential(self, scope: str, name: str) -> str | None:

@@ -23,7 +23,7 @@ KEY_FILE = "credentials.key"
 KEY_BYTES = 32
 NONCE_BYTES = 12
 CIPHERTEXT_PREFIX = "aesgcm1:"
-"""Marks the format of a stored ciphertext, so a later format can be told apart."""
+"""Marker of the ciphertext format, so that a later format can be recognized."""
 _KEY_ID_CONTEXT = b"operatorflow credentials key id\x00"
 
 
@@ -61,7 +61,7 @@ class Keyring:
     def encrypt(self, plaintext: str, associated_data: bytes) -> tuple[str, str]:
         """Return (ciphertext text, key id) under the current key."""
         if self.current_id is None:
-            raise DecryptionFailed("no current key")
+            raise ValueError("the keyring has no current key to encrypt with")
         nonce = os.urandom(NONCE_BYTES)
         sealed = self._ciphers[self.current_id].encrypt(nonce, plaintext.encode("utf-8"), associated_data)
         return CIPHERTEXT_PREFIX + base64.b64encode(nonce + sealed).decode("ascii"), self.current_id

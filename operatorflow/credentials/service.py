@@ -1,4 +1,4 @@
-"""Who may read and change which credentials, and the lookup that engines and services use."""
+"""Permission checks on credentials, and the lookup that engines and services use."""
 
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ def resolve_stored_databricks_token(settings: Settings) -> str:
     The token resolves in this order: OPERATORFLOW_DATABRICKS_TOKEN, then this stored token, then
     DATABRICKS_TOKEN, then the profile file. The host keeps the order of `resolve_databricks_host`.
     NOTE: the engine is shared by every user of the installation, so it uses the shared credential
-    only; a user's own `databricks-token` is stored but not used by runs yet.
+    only. A user's own `databricks-token` is stored but not used by runs yet.
     """
     from operatorflow.credentials import DATABRICKS_TOKEN, resolve_credential
 

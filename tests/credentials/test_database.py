@@ -73,7 +73,8 @@ def test_wrong_key_raises_naming_setting(credentials_registry, tmp_path):
         "the key that encrypted it (or add that key to OPERATORFLOW_CREDENTIALS_OLD_KEYS), or store the "
         "credential again."
     )
-    assert first not in str(caught.value) and second not in str(caught.value)
+    assert first not in str(caught.value)
+    assert second not in str(caught.value)
 
 
 def test_missing_key_file_raises(credentials_registry, tmp_path):
