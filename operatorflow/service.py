@@ -25,6 +25,7 @@ from operatorflow.storage import ObjectStores, join_location
 from operatorflow.workflows import Catalog, Workflow, WorkflowKind
 
 if TYPE_CHECKING:
+    from operatorflow.credentials import CredentialService
     from operatorflow.schedules import ScheduleService
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,13 @@ class OperatorFlow:
         from operatorflow.schedules import ScheduleService
 
         return ScheduleService(self)
+
+    @functools.cached_property
+    def credentials(self) -> CredentialService:
+        """Engine and service credentials of users and shared ones, in the store OPERATORFLOW_CREDENTIALS_BACKEND chooses."""
+        from operatorflow.credentials import build_credential_service
+
+        return build_credential_service(self.settings, self.registry)
 
     def add_submit_listener(self, listener: Callable[[], None]) -> None:
         """Call `listener` after each submission, so a worker in this process starts the run at once."""

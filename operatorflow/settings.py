@@ -100,6 +100,24 @@ class Settings:
     """URL of the ALB's signing keys with a `{kid}` placeholder; empty means AWS's URL for the region in `alb_arn`."""
     alb_arn: str = ""
     """ARN of the load balancer that signs the identity header; tokens from other signers are rejected."""
+    # Credentials store
+    credentials_backend: str = "database"
+    """Backend that keeps engine and service credentials: `database` (encrypted in the registry) or `vault`."""
+    credentials_key: str = dataclasses.field(default="", repr=False)
+    """Key that encrypts credentials in the database, from `operatorflow credentials generate-key`; empty means
+    the key file `home/credentials.key`, created on first use. Never printed."""
+    credentials_old_keys: str = dataclasses.field(default="", repr=False)
+    """Comma-separated earlier keys, still accepted for reading while `credentials reencrypt` moves values to the new key."""
+    vault_url: str = ""
+    """Vault server URL, such as https://vault.example.com:8200; empty means VAULT_ADDR."""
+    vault_token: str = dataclasses.field(default="", repr=False)
+    """Vault token; empty means VAULT_TOKEN. Never printed."""
+    vault_mount: str = "secret"
+    """Mount point of the KV version 2 secrets engine."""
+    vault_path_prefix: str = "operatorflow"
+    """Path under the mount below which credentials are kept, as `<prefix>/shared/<name>` and `<prefix>/users/<user>/<name>`."""
+    vault_ca_cert: str = ""
+    """PEM bundle that verifies Vault's certificate; empty means the system's certificate authorities."""
 
     @property
     def resolved_database_url(self) -> str:

@@ -67,12 +67,13 @@ def _configured_pair(settings: Settings) -> tuple[Path, Path]:
         if not path.is_file():
             raise InvalidInput(f"{variable} names {path}, which is not a file: give the path of a PEM file.")
 
+    cert_pem, key_pem = _read_configured(cert_path), _read_configured(key_path)
     try:
-        certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        certificate = x509.load_pem_x509_certificate(cert_pem)
     except ValueError as exc:
         raise InvalidInput(f"The certificate {cert_path} is not a PEM certificate: {exc}.") from exc
     try:
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        key = serialization.load_pem_private_key(key_pem, password=None)
     except TypeError as exc:
         raise InvalidInput(f"The key {key_path} is encrypted: give an unencrypted PEM key.") from exc
     except ValueError as exc:
@@ -82,6 +83,15 @@ def _configured_pair(settings: Settings) -> tuple[Path, Path]:
 
     logger.info("tls using the configured certificate %s", cert_path)
     return cert_path, key_path
+
+
+def _read_configured(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(
+            f"{path} cannot be read: {exc.strerror}. Make it readable by the user that runs OperatorFlow."
+        ) from exc
 
 
 def _generated_pair_problem(cert_path: Path, key_path: Path, now: dt.datetime) -> str | None:

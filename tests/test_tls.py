@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import stat
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -116,4 +117,37 @@ def test_configured_key_of_other_certificate_raises(settings, tmp_path):
 
     assert str(caught.value) == (
         f"The key {other_key} does not belong to the certificate {cert_path}: give the matching pair."
+    )
+
+
+def test_configured_certificate_not_pem_raises(settings, tmp_path):
+    _, key_path = ensure_certificate(load_settings(home=tmp_path / "issued"), FakeClock())
+    garbage = tmp_path / "garbage.crt"
+    garbage.write_text("not a certificate\n")
+    configured = load_settings(home=settings.home, tls_cert_file=str(garbage), tls_key_file=str(key_path))
+
+    with pytest.raises(InvalidInput) as caught:
+        ensure_certificate(configured)
+
+    assert str(caught.value).startswith(f"The certificate {garbage} is not a PEM certificate: ")
+
+
+def test_configured_key_unreadable_raises(settings, tmp_path, monkeypatch):
+    cert_path, key_path = ensure_certificate(load_settings(home=tmp_path / "issued"), FakeClock())
+    configured = load_settings(home=settings.home, tls_cert_file=str(cert_path), tls_key_file=str(key_path))
+    real_read_bytes = Path.read_bytes
+
+    def read_bytes(path):
+        # The tests run as root, which chmod cannot lock out, so the denial is simulated.
+        if path == key_path:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+
+    with pytest.raises(InvalidInput) as caught:
+        ensure_certificate(configured)
+
+    assert str(caught.value) == (
+        f"{key_path} cannot be read: Permission denied. Make it readable by the user that runs OperatorFlow."
     )

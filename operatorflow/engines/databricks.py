@@ -21,7 +21,7 @@ from databricks.sdk.service import compute, jobs, workspace
 from operatorflow import errors
 from operatorflow.clock import Clock
 from operatorflow.engines.base import Engine, EngineRun, EngineStatus
-from operatorflow.engines.databricks_config import TOKEN_FIX, resolve_databricks_host
+from operatorflow.engines.databricks_config import TOKEN_FIX, resolve_databricks_host, resolve_stored_databricks_token
 from operatorflow.settings import Settings
 from operatorflow.status import RunStatus, status_from_databricks
 from operatorflow.workflows import Workflow
@@ -64,6 +64,9 @@ class DatabricksCluster:
 def make_databricks_config(settings: Settings, **extra: Any) -> Config:
     """Build the SDK's Config from the settings that are set, so the SDK resolves the rest from the environment and profile.
 
+    Without OPERATORFLOW_DATABRICKS_TOKEN, the shared `databricks-token` of the credentials store
+    comes next, before DATABRICKS_TOKEN and the profile file.
+
     `extra` goes to Config unchanged (tests pass `retry_timeout_seconds` and `clock`). Raises
     BackendUnavailable when no host or no credentials resolve.
     """
@@ -76,7 +79,8 @@ def make_databricks_config(settings: Settings, **extra: Any) -> Config:
 
     explicit = {
         "host": settings.databricks_host,
-        "token": settings.databricks_token,
+        # Before the SDK's own lookup of DATABRICKS_TOKEN and the profile file.
+        "token": settings.databricks_token or resolve_stored_databricks_token(settings),
         "profile": settings.databricks_profile,
     }
     kwargs = {key: value for key, value in explicit.items() if value}

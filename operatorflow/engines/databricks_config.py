@@ -13,7 +13,8 @@ logger = logging.getLogger(__name__)
 
 TOKEN_FIX = (
     "Set OPERATORFLOW_DATABRICKS_TOKEN or DATABRICKS_TOKEN to a personal access token of the workspace "
-    "(or add `token` to the profile in ~/.databrickscfg)."
+    "(or store it with `operatorflow credentials set databricks-token --shared`, "
+    "or add `token` to the profile in ~/.databrickscfg)."
 )
 
 
@@ -47,3 +48,16 @@ def resolve_databricks_host(settings: Settings, environ: dict[str, str] | None =
 
 def databricks_enabled(settings: Settings) -> bool:
     return bool(resolve_databricks_host(settings))
+
+
+def resolve_stored_databricks_token(settings: Settings) -> str:
+    """Return the shared `databricks-token` of the credentials store, or "" when none is stored.
+
+    The token resolves in this order: OPERATORFLOW_DATABRICKS_TOKEN, then this stored token, then
+    DATABRICKS_TOKEN, then the profile file. The host keeps the order of `resolve_databricks_host`.
+    NOTE: the engine is shared by every user of the installation, so it uses the shared credential
+    only. A user's own `databricks-token` is stored but not used by runs yet.
+    """
+    from operatorflow.credentials import DATABRICKS_TOKEN, resolve_credential
+
+    return resolve_credential(None, DATABRICKS_TOKEN, settings) or ""
