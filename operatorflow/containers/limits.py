@@ -73,6 +73,11 @@ def machine_gpu_count() -> int:
     return len([p for p in Path("/dev").glob("nvidia*") if p.name[len("nvidia"):].isdigit()])
 
 
+def free_disk_bytes(path: Path) -> int:
+    """Return the free bytes of the file system that holds `path`, where local runs keep their scratch folders."""
+    return shutil.disk_usage(path).free
+
+
 def check_local_resources(settings: Settings, spec: ContainerSpec, output_location: str) -> None:
     """Reject a local run when no container runtime is installed or the machine is too small for it."""
     if find_container_runtime() is None:
@@ -99,7 +104,7 @@ def check_local_resources(settings: Settings, spec: ContainerSpec, output_locati
         )
     if resources.ephemeral_storage is not None:
         settings.runs_dir.mkdir(parents=True, exist_ok=True)
-        free = shutil.disk_usage(settings.runs_dir).free
+        free = free_disk_bytes(settings.runs_dir)
         if resources.ephemeral_storage > free:
             raise InvalidInput(
                 f"The run requests {format_bytes(resources.ephemeral_storage)} of ephemeral storage, but "

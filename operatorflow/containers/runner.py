@@ -163,7 +163,7 @@ def run_container(spec: dict[str, Any], on_started) -> dict[str, Any]:
     name = container_name(spec["run_id"])
     command = build_run_command(runtime, container, name=name, input_path=input_path, output_dir=output_dir,
                                 scratch_dir=scratch_dir, run_options=spec.get("run_options", ""))
-    logger.info("Starting %s", shlex.join(command))
+    logger.info("Starting %s", shlex.join(_without_env_values(command)))
     process = ContainerProcess(runtime, command, name)
     on_started(process)
     code = process.stream()
@@ -177,6 +177,15 @@ def run_container(spec: dict[str, Any], on_started) -> dict[str, Any]:
     objects = len(uploaded) if uploaded else sum(1 for p in output_dir.rglob("*") if p.is_file())
     return {"image": container.image, "exit_code": code, "output_location": spec["output_location"],
             "output_objects": objects}
+
+
+def _without_env_values(command: list[str]) -> list[str]:
+    """Return `command` with environment values masked, because they may hold secrets such as tokens."""
+    masked = list(command)
+    for index in range(1, len(masked)):
+        if masked[index - 1] == "--env":
+            masked[index] = masked[index].partition("=")[0] + "=***"
+    return masked
 
 
 class RunCanceledError(Exception):
