@@ -38,7 +38,7 @@ ResourceCheck = Callable[[Settings, ContainerSpec, str], None]
 
 def check_run_request(settings: Settings, workflow: Workflow, engine: str, parameters: dict[str, str],
                       output_location: str) -> None:
-    """Raise InvalidInput when a container run is invalid or asks `engine` for more than it can give."""
+    """Raise InvalidInput when a container run is invalid or requests more than `engine` can give."""
     if workflow.kind is not WorkflowKind.CONTAINER:
         return
     spec = container_spec_for_run(workflow, parameters)
@@ -74,7 +74,7 @@ def machine_gpu_count() -> int:
 
 
 def free_disk_bytes(path: Path) -> int:
-    """Return the free bytes of the file system that holds `path`, where local runs keep their scratch folders."""
+    """Return the free bytes of the file system that contains `path`, where local runs keep their scratch folders."""
     return shutil.disk_usage(path).free
 
 

@@ -1,7 +1,7 @@
 """Child process of the local-container engine: runs one container with podman or Docker and records the end.
 
 Usage: `python -m operatorflow.containers.runner SPEC_PATH`, started by `LocalProcessEngine` with the
-project folder as working directory; the run folder holds the resolved container (`container.json`).
+project folder as working directory; the run folder contains the resolved container (`container.json`).
 The runner stages an `s3://` input into the run folder, mounts the input read-only at /mnt/input,
 the output folder read-write at /mnt/output and a scratch folder at /scratch, streams the
 container's output into the run log, uploads an `s3://` output afterwards and writes `outcome.json`
@@ -193,7 +193,7 @@ class RunCanceledError(Exception):
 
 
 class ContainerFailed(Exception):
-    """Raised when the container exits with a code other than 0; the message holds the last log lines."""
+    """Raised when the container exits with a code other than 0; the message contains the last log lines."""
 
 
 def _failure_message(image: str, code: int, tail: list[str]) -> str:

@@ -142,6 +142,21 @@ def test_cancel_stops_the_container(engine, builtin, busybox_image, tmp_path):
     assert not container_exists(name)
 
 
+def test_engine_after_restart_follows_running_container(engine, builtin, busybox_image, tmp_path):
+    engine_run_id, run = start(engine, builtin, tmp_path, "restart1", {
+        "image": busybox_image, "command": "sh -c", "args": '"sleep 3; echo done > {output}/done.txt"',
+    })
+    # A worker that starts after an app restart builds a new engine, which follows the run by its process id alone.
+    restarted = make_local_container_engine(Settings(home=tmp_path / "home", project_dir=PROJECT_DIR))
+
+    first = restarted.get_run_status(engine_run_id, run)
+    status = wait_for_end(restarted, engine_run_id, run)
+
+    assert first.status is RunStatus.RUNNING
+    assert status.status is RunStatus.SUCCEEDED, read_log(run)
+    assert (tmp_path / "output" / "restart1" / "done.txt").read_text() == "done\n"
+
+
 def test_resources_reach_the_container_cgroup(engine, builtin, busybox_image, tmp_path):
     # cgroup v2 names the files cpu.max and memory.max; v1 has one folder per controller.
     script = (
