@@ -38,9 +38,11 @@ OUTPUT_MOUNT = "/mnt/output"
 SCRATCH_MOUNT = "/scratch"
 LOG_TAIL_LINES = 20
 STOP_TIMEOUT_SECONDS = 5
-"""Seconds `podman stop` waits after SIGTERM before it kills the container; below the engine's 10 s grace."""
+"""Seconds `podman stop` waits after SIGTERM before it kills the container."""
 STOP_DEADLINE_SECONDS = 30.0
-"""How long the runner keeps asking to stop a container that has not been created yet when the cancel arrives."""
+"""Seconds the runner keeps asking to stop a container that has not been created yet when the cancel arrives."""
+CANCEL_GRACE_SECONDS = STOP_DEADLINE_SECONDS + 10
+"""Seconds the worker waits after SIGTERM before it kills the runner, so the runner can stop the container first."""
 
 
 def container_name(run_id: str) -> str:
@@ -126,9 +128,10 @@ class ContainerProcess:
     def _stop(self) -> None:
         deadline = time.monotonic() + STOP_DEADLINE_SECONDS
         while self._process.poll() is None and time.monotonic() < deadline:
+            # Its own session too, so that a worker's SIGKILL to the runner's group cannot interrupt the stop.
             completed = subprocess.run(
                 [self.runtime, "stop", "--time", str(STOP_TIMEOUT_SECONDS), self.name],
-                capture_output=True, text=True, check=False,
+                capture_output=True, text=True, check=False, start_new_session=True,
             )
             logger.info("%s stop %s: exit code %d %s", Path(self.runtime).name, self.name, completed.returncode,
                         completed.stderr.strip())

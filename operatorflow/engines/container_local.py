@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from operatorflow.containers.limits import LOCAL_ENGINE
-from operatorflow.containers.runner import CONTAINER_FILE
+from operatorflow.containers.runner import CANCEL_GRACE_SECONDS, CONTAINER_FILE
 from operatorflow.containers.spec import container_spec_for_run
 from operatorflow.engines.base import EngineRun
 from operatorflow.engines.process import LocalProcessEngine
@@ -34,4 +34,5 @@ def make_local_container_engine(settings: Settings) -> LocalContainerEngine:
             "s3_endpoint_url": settings.s3_endpoint_url,
             "run_options": settings.local_container_run_options,
         },
+        cancel_grace_seconds=CANCEL_GRACE_SECONDS,
     )
