@@ -144,8 +144,14 @@ def test_cancel_stops_the_container(engine, builtin, busybox_image, tmp_path):
 
 def test_engine_after_restart_follows_running_container(engine, builtin, busybox_image, tmp_path):
     engine_run_id, run = start(engine, builtin, tmp_path, "restart1", {
-        "image": busybox_image, "command": "sh -c", "args": '"sleep 3; echo done > {output}/done.txt"',
+        "image": busybox_image, "command": "sh -c", "args": '"sleep 5; echo done > {output}/done.txt"',
     })
+    # Wait for the container, so the runner has replaced the forked test process: until then its
+    # /proc command line is not the runner's, and an engine without the child object sees no runner.
+    name = container_name("restart1")
+    deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
+    while not container_exists(name) and time.monotonic() < deadline:
+        time.sleep(0.1)
     # A worker that starts after an app restart builds a new engine, which follows the run by its process id alone.
     restarted = make_local_container_engine(Settings(home=tmp_path / "home", project_dir=PROJECT_DIR))
 
