@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 from google.protobuf import json_format
+from kfp.kubernetes import kubernetes_executor_config_pb2
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 from operatorflow.containers.kubeflow import compile_container_pipeline
@@ -73,6 +74,9 @@ def test_compiled_pipeline_is_valid_ir(builtin):
     assert list(spec.root.dag.tasks) == ["run-container"]
     assert spec.root.dag.tasks["run-container"].caching_options.enable_cache is False
     assert "kubernetes" in platform.platforms
+    executor = compiled["platform_spec"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"][EXECUTOR]
+    config = json_format.ParseDict(executor, kubernetes_executor_config_pb2.KubernetesExecutorConfig())
+    assert [mount.mount_path for mount in config.empty_dir_mounts] == ["/scratch"]
     resources = spec.deployment_spec["executors"][EXECUTOR]["container"]["resources"]
     assert resources["resourceCpuLimit"] == "2"
     assert resources["resourceMemoryLimit"] == "512Mi"
