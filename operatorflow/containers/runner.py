@@ -2,10 +2,11 @@
 
 Usage: `python -m operatorflow.containers.runner SPEC_PATH`, started by `LocalProcessEngine` with the
 project folder as working directory; the run folder contains the resolved container (`container.json`).
-The runner stages an `s3://` input into the run folder, mounts the input read-only at /mnt/input,
-the output folder read-write at /mnt/output and a scratch folder at /scratch, streams the
-container's output into the run log, uploads an `s3://` output afterwards and writes `outcome.json`
-last. SIGTERM (how the engine cancels) stops the container, and the run ends CANCELED.
+The runner copies an `s3://` input into the run folder first. It mounts the input read-only at
+/mnt/input, the output folder read-write at /mnt/output and a scratch folder at /scratch, and it
+streams the container's output into the run log. Afterwards it uploads an `s3://` output and
+writes `outcome.json` last. SIGTERM (how the engine cancels) stops the container, and the run
+ends CANCELED.
 """
 
 from __future__ import annotations

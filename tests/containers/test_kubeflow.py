@@ -24,8 +24,8 @@ def builtin(tmp_path):
     return Catalog(tmp_path).get_workflow(BUILTIN_NAME)
 
 
-def compile_builtin(workflow, given, output="s3://bucket/out/run1"):
-    return compile_container_pipeline(workflow, workflow.resolve_parameters(given), output)
+def compile_builtin(workflow, requested, output="s3://bucket/out/run1"):
+    return compile_container_pipeline(workflow, workflow.resolve_parameters(requested), output)
 
 
 def test_compiled_pipeline_carries_container_and_resources(builtin):
@@ -100,13 +100,13 @@ def test_compile_rejects_invalid_container(builtin):
     assert str(raised.value) == "Invalid memory for container-image: 20Gi (20 GiB) is more than the maximum of 16 GiB."
 
 
-def kubeflow_check(builtin, given, settings=None, output="s3://bucket/out"):
-    spec = container_spec_for_run(builtin, builtin.resolve_parameters({"image": "tool:1", **given}))
+def kubeflow_check(builtin, requested, settings=None, output="s3://bucket/out"):
+    spec = container_spec_for_run(builtin, builtin.resolve_parameters({"image": "tool:1", **requested}))
     check_kubeflow_resources(settings or Settings(), spec, output)
 
 
 @pytest.mark.parametrize(
-    ("given", "limits", "message"),
+    ("requested", "limits", "message"),
     [
         ({"memory": "8Gi"}, {"kubeflow_container_max_memory": "4Gi"},
          "The run requests 8 GiB of memory, but Kubeflow runs may request at most 4 GiB: request less."),
@@ -126,14 +126,14 @@ def kubeflow_check(builtin, given, settings=None, output="s3://bucket/out"):
          "give an object-store location such as s3://bucket/prefix."),
     ],
 )
-def test_kubeflow_check_names_the_limit(builtin, given, limits, message):
+def test_kubeflow_check_names_the_limit(builtin, requested, limits, message):
     settings = dataclasses.replace(Settings(), **limits)
 
     if message is None:
-        kubeflow_check(builtin, given, settings)
+        kubeflow_check(builtin, requested, settings)
         return
     with pytest.raises(InvalidInput) as raised:
-        kubeflow_check(builtin, given, settings)
+        kubeflow_check(builtin, requested, settings)
 
     assert str(raised.value) == message
 

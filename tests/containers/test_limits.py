@@ -25,13 +25,13 @@ def fake_podman(tmp_path, monkeypatch):
     return podman
 
 
-def submit(service, **given):
-    return service.submit_run(USER, "container-image", {"image": IMAGE, **given})
+def submit(service, **requested):
+    return service.submit_run(USER, "container-image", {"image": IMAGE, **requested})
 
 
-def rejected(service, **given) -> str:
+def rejected(service, **requested) -> str:
     with pytest.raises(InvalidInput) as raised:
-        submit(service, **given)
+        submit(service, **requested)
     assert service.list_runs(USER) == []
     return str(raised.value)
 

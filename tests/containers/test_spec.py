@@ -157,7 +157,7 @@ def test_builtin_spec_reads_words_env_and_resources(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("given", "message"),
+    ("requested", "message"),
     [
         ({}, "Invalid image for container-image: missing: give an image name, such as registry.example.com/team/tool:1.0."),
         ({"image": "a b"}, "Invalid image for container-image: 'a b' contains white space, which no image name has."),
@@ -167,11 +167,11 @@ def test_builtin_spec_reads_words_env_and_resources(tmp_path):
          'Invalid args for container-image: a list must contain only strings, such as ["sh", "-c", "echo hi"].'),
     ],
 )
-def test_builtin_spec_rejects_bad_fields(tmp_path, given, message):
+def test_builtin_spec_rejects_bad_fields(tmp_path, requested, message):
     workflow = write_catalog(tmp_path, {}).get_workflow(BUILTIN_NAME)
 
     with pytest.raises(InvalidInput) as raised:
-        container_spec_for_run(workflow, workflow.resolve_parameters(given))
+        container_spec_for_run(workflow, workflow.resolve_parameters(requested))
 
     assert str(raised.value) == message
 

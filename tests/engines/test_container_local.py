@@ -31,8 +31,8 @@ def builtin(tmp_path):
     return Catalog(tmp_path / "catalog").get_workflow("container-image")
 
 
-def start(engine, builtin, tmp_path, run_id: str, given: dict[str, str]) -> tuple[str, EngineRun]:
-    run = EngineRun(run_id=run_id, workflow=builtin, parameters=builtin.resolve_parameters(given),
+def start(engine, builtin, tmp_path, run_id: str, requested: dict[str, str]) -> tuple[str, EngineRun]:
+    run = EngineRun(run_id=run_id, workflow=builtin, parameters=builtin.resolve_parameters(requested),
                     output_location=str(tmp_path / "output" / run_id), run_dir=tmp_path / "runs" / run_id)
     return engine.submit_run(run), run
 
@@ -147,7 +147,7 @@ def test_engine_after_restart_follows_running_container(engine, builtin, busybox
         "image": busybox_image, "command": "sh -c", "args": '"sleep 5; echo done > {output}/done.txt"',
     })
     # Wait for the container, so the runner has replaced the forked test process: until then its
-    # /proc command line is not the runner's, and an engine without the child object sees no runner.
+    # /proc command line is not the runner's, and an engine without the child object finds no runner.
     name = container_name("restart1")
     deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
     while not container_exists(name) and time.monotonic() < deadline:
