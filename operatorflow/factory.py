@@ -38,6 +38,8 @@ def configured_engines(settings: Settings, kind: WorkflowKind) -> list[str]:
         if databricks_enabled(settings):
             engines.append("databricks")
         return engines
+    if kind is WorkflowKind.CONTAINER:
+        return ["local-container"]
     return ["local-pipeline"]
 
 
@@ -47,7 +49,10 @@ def build_engines(settings: Settings) -> dict[str, Engine]:
     from operatorflow.engines.pipeline_local import make_local_pipeline_engine
     from operatorflow.engines.spark_local import make_local_spark_engine
 
-    engines = [make_local_spark_engine(settings), make_local_pipeline_engine(settings)]
+    from operatorflow.engines.container_local import make_local_container_engine
+
+    engines = [make_local_spark_engine(settings), make_local_pipeline_engine(settings),
+               make_local_container_engine(settings)]
     if settings.spark_cluster_master:
         from operatorflow.engines.spark_cluster import make_spark_cluster_engine
 

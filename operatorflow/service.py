@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from operatorflow.clock import Clock
+from operatorflow.containers.limits import check_run_request
 from operatorflow.errors import InvalidInput, NotFound, OperationTimedOut, RunFailed
 from operatorflow.registry import Run, RunRegistry
 from operatorflow.registry.store import new_run_id
@@ -123,6 +124,7 @@ class OperatorFlow:
             )
         run_id = new_run_id()
         location = self._checked_output_location(output_location or self.default_output_location(workflow.name), run_id)
+        check_run_request(self.settings, workflow, engine, resolved, location)
 
         run = self.registry.create_run(
             run_id=run_id,

@@ -118,6 +118,19 @@ class Settings:
     """Path under the mount below which credentials are kept, as `<prefix>/shared/<name>` and `<prefix>/users/<user>/<name>`."""
     vault_ca_cert: str = ""
     """PEM bundle that verifies Vault's certificate; empty means the system's certificate authorities."""
+    # Container workflows
+    local_container_run_options: str = "--ulimit nofile=1024:1024 --ulimit nproc=1024:1024"
+    """Extra options of every `podman run` or `docker run` of the local-container engine, as shell-like words.
+    The default lowers the open-file and process limits, because podman 4.3 run as root otherwise raises them
+    above what a host with lower hard limits permits, and runc then fails with "error setting rlimits"."""
+    kubeflow_container_max_cpu: str = ""
+    """Maximum CPUs a container run on Kubeflow may request, such as 8 or 7500m; empty means no maximum."""
+    kubeflow_container_max_memory: str = "16Gi"
+    """Maximum memory a container run on Kubeflow may request; it cannot raise the product's maximum of 16Gi."""
+    kubeflow_container_max_ephemeral_storage: str = "32Gi"
+    """Maximum ephemeral storage a container run on Kubeflow may request; it cannot raise the product's 32Gi."""
+    kubeflow_container_max_gpus: str = ""
+    """Maximum GPUs a container run on Kubeflow may request; empty means no maximum."""
 
     @property
     def resolved_database_url(self) -> str:

@@ -58,6 +58,7 @@ def parse_parameter_value(type_name: str, text: str) -> Any:
 class WorkflowKind(str, enum.Enum):
     NOTEBOOK = "notebook"
     PIPELINE = "pipeline"
+    CONTAINER = "container"
 
     def __str__(self) -> str:
         return self.value
@@ -112,7 +113,7 @@ class Workflow:
 
 
 class Catalog:
-    """Reads `notebooks/` and `pipelines/` of a catalog folder; a file that fails to load is skipped and logged.
+    """Reads `notebooks/`, `pipelines/` and `containers/` of a catalog folder; a file that fails to load is skipped and logged.
 
     Each file is parsed again only when its modification time or size changes, because pages list
     the catalog on every rerun and importing a pipeline module costs about a second.
@@ -126,7 +127,8 @@ class Catalog:
     def list_problems(self, kind: WorkflowKind | None = None) -> list[tuple[str, str]]:
         """Return (workflow name, message) for each catalog file of `kind` that could not be read."""
         self.list_workflows(kind)
-        folder = {None: None, WorkflowKind.NOTEBOOK: "notebooks", WorkflowKind.PIPELINE: "pipelines"}[kind]
+        folder = {None: None, WorkflowKind.NOTEBOOK: "notebooks", WorkflowKind.PIPELINE: "pipelines",
+                  WorkflowKind.CONTAINER: "containers"}[kind]
         return [
             (workflow_name(path), message)
             for path, message in sorted(self._problems.items())
@@ -139,6 +141,8 @@ class Catalog:
             workflows.extend(self._notebooks())
         if kind in (None, WorkflowKind.PIPELINE):
             workflows.extend(self._pipelines())
+        if kind in (None, WorkflowKind.CONTAINER):
+            workflows.extend(self._containers())
         return sorted(workflows, key=lambda w: (w.kind.value, w.name))
 
     def get_workflow(self, name: str) -> Workflow:
@@ -159,6 +163,12 @@ class Catalog:
 
         paths = sorted((self._dir / "pipelines").glob("*.py"))
         return self._load(paths, WorkflowKind.PIPELINE, "local-pipeline", describe_pipeline)
+
+    def _containers(self) -> list[Workflow]:
+        from operatorflow.containers.spec import DEFAULT_ENGINE, builtin_workflow, describe_container
+
+        paths = sorted((self._dir / "containers").glob("*.yaml"))
+        return [builtin_workflow(), *self._load(paths, WorkflowKind.CONTAINER, DEFAULT_ENGINE, describe_container)]
 
     def _load(self, paths: list[Path], kind: WorkflowKind, engine: str, describe) -> list[Workflow]:
         found = []

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start what the tests need and is not running: PostgreSQL on 127.0.0.1:5432, Chromium for browser tests.
+# Start what the tests need and is not running: PostgreSQL on 127.0.0.1:5432, Chromium for browser tests,
+# podman, runc and busybox for container tests.
 set -uo pipefail
 
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
@@ -18,6 +19,22 @@ if [ ! -x /usr/bin/chromium ]; then
       || echo "warning: could not install chromium; the browser tests will be skipped." >&2
   else
     echo "warning: /usr/bin/chromium is missing (apt-get install chromium); the browser tests will be skipped." >&2
+  fi
+fi
+
+# The container tests run a busybox image built from /bin/busybox with podman, which needs runc here.
+missing=""
+command -v podman >/dev/null 2>&1 || missing="$missing podman"
+command -v runc >/dev/null 2>&1 || missing="$missing runc"
+[ -x /bin/busybox ] || missing="$missing busybox-static"
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing Debian's$missing for the container tests"
+    # shellcheck disable=SC2086 # one word per package
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing; } >/dev/null 2>&1 \
+      || echo "warning: could not install$missing; the container tests will be skipped." >&2
+  else
+    echo "warning:$missing missing (apt-get install$missing); the container tests will be skipped." >&2
   fi
 fi
 exit 0

@@ -1,8 +1,9 @@
-"""Spark servers started once per test session: a standalone master with one worker, and a Spark Connect server."""
+"""Session fixtures of the engine tests: Spark servers (a standalone master and a Spark Connect server) and a busybox image."""
 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 
 import pytest
 
@@ -30,3 +31,22 @@ def spark_servers(tmp_path_factory):
         if connect is not None:
             connect.stop()
         standalone.stop()
+
+
+@pytest.fixture(scope="session")
+def busybox_image():
+    """A busybox image imported into podman's local storage for the session; skips when podman cannot run it."""
+    from tests.container_images import check_runs, find_podman_problem, import_busybox_image, remove_image
+
+    problem = find_podman_problem()
+    if problem is not None:
+        pytest.skip(f"container tests need podman: {problem}")
+    podman = shutil.which("podman")
+    image = import_busybox_image(podman)
+    try:
+        error = check_runs(podman, image)
+        if error is not None:
+            pytest.skip(f"podman cannot run a container here: {error}")
+        yield image
+    finally:
+        remove_image(podman, image)
