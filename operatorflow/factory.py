@@ -38,6 +38,10 @@ def configured_engines(settings: Settings, kind: WorkflowKind) -> list[str]:
         if databricks_enabled(settings):
             engines.append("databricks")
         return engines
+    from operatorflow.engines.kubeflow_config import kubeflow_enabled
+
+    if kubeflow_enabled(settings):
+        return ["local-pipeline", "kubeflow"]
     return ["local-pipeline"]
 
 
@@ -56,4 +60,11 @@ def build_engines(settings: Settings) -> dict[str, Engine]:
         from operatorflow.engines.databricks import make_databricks_engine
 
         engines.append(make_databricks_engine(settings))
+    from operatorflow.engines.kubeflow_config import kubeflow_enabled
+
+    if kubeflow_enabled(settings):
+        from operatorflow.engines.kubeflow import make_kubeflow_engine
+
+        # TODO: pass token_provider=<reader of each user's `kubeflow-token` credential> once the credentials store exists.
+        engines.append(make_kubeflow_engine(settings))
     return {engine.name: engine for engine in engines}

@@ -79,6 +79,25 @@ class Settings:
     databricks_node_type: str = ""
     """Node type of new clusters, such as i3.xlarge; empty means the smallest type with at least 16 GB of memory."""
 
+    # Kubeflow Pipelines server (the `kubeflow` engine)
+    kubeflow_host: str = ""
+    """Kubeflow Pipelines API endpoint, such as https://kubeflow.example.com/pipeline; empty disables the engine."""
+    kubeflow_token: str = dataclasses.field(default="", repr=False)
+    """Bearer token sent to the endpoint. Never printed or logged."""
+    kubeflow_token_file: str = ""
+    """File with a bearer token, read again at each request because mounted tokens rotate; empty means the pod's
+    service-account token at /var/run/secrets/kubernetes.io/serviceaccount/token when that file exists."""
+    kubeflow_cookies: str = dataclasses.field(default="", repr=False)
+    """Session cookies of a Kubeflow behind a load balancer with sign-in, such as
+    `AWSELBAuthSessionCookie-0=...; AWSELBAuthSessionCookie-1=...`. Never printed or logged."""
+    kubeflow_namespace: str = ""
+    """Namespace of experiments and runs on multi-user Kubeflow; `{user}` is replaced by the OperatorFlow user name.
+    Empty means the server's default namespace (single-user Kubeflow)."""
+    kubeflow_cancel_timeout_seconds: float = 300.0
+    """Seconds to wait for the server to confirm a cancellation before the run is marked CANCELED anyway."""
+    kubeflow_unreachable_timeout_seconds: float = 900.0
+    """Seconds a run's status may stay unreadable (server errors, no connection) before the run is marked FAILED."""
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'operatorflow.db'}"

@@ -182,6 +182,9 @@ class Worker:
             return
 
         if not status.status.is_terminal:
+            if status.metrics and status.metrics != run.metrics:
+                # Details of an active run, such as how long it has been pending, for the pages to show.
+                self.registry.set_active_metrics(run.id, status.metrics)
             return
 
         self._copy_log_to_output(run, engine_run)
@@ -217,6 +220,7 @@ class Worker:
             parameters=dict(run.parameters),
             output_location=run.output_location,
             run_dir=self.settings.runs_dir / run.id,
+            owner=run.owner,
         )
 
     def _copy_log_to_output(self, run: Run, engine_run: EngineRun) -> None:
