@@ -136,8 +136,12 @@ class Worker:
         try:
             workflow = self.service.get_workflow(run.workflow)
         except NotFound as exc:
-            self._fail(run, f"Workflow {run.workflow} is no longer in the catalog, so run {run.id} cannot start: {exc}")
-            return
+            # A pipeline stored on the engine's own server is not in the catalog; the engine looks it up itself.
+            runs_server_workflow = getattr(engine, "runs_server_workflow", None)
+            if runs_server_workflow is None or not runs_server_workflow(run.workflow):
+                self._fail(run, f"Workflow {run.workflow} is no longer in the catalog, so run {run.id} cannot start: {exc}")
+                return
+            workflow = _workflow_stub(run)
 
         engine_run = self._engine_run(run, workflow)
         try:

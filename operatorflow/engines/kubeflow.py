@@ -213,6 +213,10 @@ class KubeflowEngine(Engine):
 
     # Runs
 
+    def runs_server_workflow(self, workflow_name: str) -> bool:
+        """Return True for the name of a pipeline stored on the server, which the catalog does not contain."""
+        return workflow_name.startswith(SERVER_WORKFLOW_PREFIX)
+
     def submit_run(self, run: EngineRun) -> str:
         if run.workflow.name.startswith(SERVER_WORKFLOW_PREFIX):
             return self._submit_server_pipeline(run)
@@ -308,12 +312,12 @@ class KubeflowEngine(Engine):
         logger.info("kubeflow listed %d pipelines (namespace %s)", len(pipelines), namespace or "default")
         return Page(pipelines, response.next_page_token or "")
 
-    def list_all_server_pipelines(self, user: str) -> list[ServerPipeline]:
+    def list_all_server_pipelines(self, user: str, page_size: int = PAGE_SIZE) -> list[ServerPipeline]:
         """Return the server's pipelines, following page tokens for at most MAX_LISTING_PAGES pages."""
         pipelines: list[ServerPipeline] = []
         token = ""
         for _ in range(MAX_LISTING_PAGES):
-            page = self.list_server_pipelines(user, token)
+            page = self.list_server_pipelines(user, token, page_size)
             pipelines.extend(page.items)
             token = page.next_page_token
             if not token:
@@ -421,7 +425,7 @@ class KubeflowEngine(Engine):
             description=f"OperatorFlow run {run.run_id} of {run.workflow.name} for {run.owner}",
             pipeline_spec=pipeline_spec,
             pipeline_version_reference=reference,
-            runtime_config=V2beta1RuntimeConfig(parameters=parameters),
+            runtime_config=V2beta1RuntimeConfig(parameters=parameters, pipeline_root=_pipeline_root(run)),
         )
         try:
             with self._translated("create a run of", run.workflow.name):
@@ -590,6 +594,14 @@ def _server_run(raw) -> ServerRun:
         finished_at=raw.finished_at,
         error=error,
     )
+
+
+def _pipeline_root(run: EngineRun) -> str | None:
+    """Return the output location as the run's pipeline root, where KFP stores every artifact, when it is a URL.
+
+    A local folder is left out, so the server's default pipeline root applies.
+    """
+    return run.output_location if "://" in run.output_location else None
 
 
 def _name_filter(name: str) -> str:
