@@ -7,6 +7,7 @@ Requests need the bearer token or the cookies the fake was made with (else 401);
 than `namespaces` get 403; unknown runs and experiments 404; lists come in pages with opaque
 `next_page_token`s, filtered by `display_name` predicates. `fail_next` injects bursts of 5xx, and
 `drop_next_create_response` creates a run but closes the connection before answering.
+With `advance_on_read`, each read of a run also moves it on, so a waiting client sees it finish.
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ class FakeKubeflow:
         self.runs: dict[str, FakeRun] = {}
         self.script = RunScript()
         self.confirm_cancel = True
+        self.advance_on_read = False
+        """Move a run one state on at each read of it, for tests that wait for a run instead of driving it."""
         self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
         self.create_bodies: list[dict[str, Any]] = []
         self._failures: list[_Failure] = []
@@ -221,6 +224,8 @@ class FakeKubeflow:
                 raise ApiError(404, 5, f"Failed to get run: run {run_id} not found")
             self._check_namespace(run.namespace)
             if method == "GET" and not action:
+                if self.advance_on_read:
+                    self._advance_run(run)
                 return 200, run.body
             if method == "POST" and action == "terminate":
                 if run.body["state"] not in ("SUCCEEDED", "FAILED", "CANCELED", "SKIPPED"):

@@ -50,6 +50,7 @@ HEALTH_TIMEOUT_SECONDS = 10.0
 FIRST_RETRY_DELAY_SECONDS = 5.0
 MAX_RETRY_DELAY_SECONDS = 120.0
 OUTPUT_PARAMETER = "output_path"
+"""Pipeline input that receives the run's output location; forms never offer it."""
 
 # Parameter types of a compiled pipeline spec (`inputDefinitions.parameters[].parameterType`) as kfp type names.
 _SPEC_TYPES = {
@@ -358,6 +359,7 @@ class KubeflowEngine(Engine):
         parameters = [
             Parameter(name=name, default=default, label=label, type=type_name)
             for name, type_name, default, label in _spec_parameters(spec)
+            if name != OUTPUT_PARAMETER
         ]
         return Workflow(
             name=SERVER_WORKFLOW_PREFIX + pipeline.name,
