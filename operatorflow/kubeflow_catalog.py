@@ -13,12 +13,15 @@ from operatorflow.engines.kubeflow import (
     make_kubeflow_engine,
 )
 from operatorflow.engines.kubeflow_config import TokenProvider, kubeflow_enabled, resolve_namespace
+from operatorflow.errors import OperatorFlowError
 from operatorflow.registry import Run
 from operatorflow.service import OperatorFlow, _checked_user
 from operatorflow.workflows import Workflow
 
 LISTING_TTL_SECONDS = 30.0
 """Seconds a server listing is reused, because every page rerun would otherwise call the server."""
+FAILURE_TTL_SECONDS = 10.0
+"""Seconds a failed listing is reported again without a new request, so an unreachable server slows few reruns."""
 
 
 class KubeflowCatalog:
@@ -29,7 +32,7 @@ class KubeflowCatalog:
         self._cache: dict[tuple[str, ...], tuple[float, Any]] = {}
 
     def list_server_pipelines(self, user: str) -> list[ServerPipeline]:
-        """Return the pipelines stored on the server that the user's namespace sees, cached LISTING_TTL_SECONDS."""
+        """Return the pipelines stored on the server that the user's namespace may read, cached LISTING_TTL_SECONDS."""
         owner = _checked_user(user)
         return self._cached(("pipelines", self._namespace(owner)), lambda: self.engine.list_all_server_pipelines(owner))
 
@@ -59,9 +62,18 @@ class KubeflowCatalog:
         now = self.service.clock.monotonic()
         with self._lock:
             cached = self._cache.get(key)
-            if cached is not None and now - cached[0] < LISTING_TTL_SECONDS:
+        if cached is not None:
+            failed = isinstance(cached[1], OperatorFlowError)
+            if now - cached[0] < (FAILURE_TTL_SECONDS if failed else LISTING_TTL_SECONDS):
+                if failed:
+                    raise cached[1]
                 return cached[1]
-        value = load()
+        try:
+            value = load()
+        except OperatorFlowError as exc:
+            with self._lock:
+                self._cache[key] = (now, exc)
+            raise
         with self._lock:
             self._cache[key] = (now, value)
         return value

@@ -85,7 +85,7 @@ class Settings:
     kubeflow_token: str = dataclasses.field(default="", repr=False)
     """Bearer token sent to the endpoint. Never printed or logged."""
     kubeflow_token_file: str = ""
-    """File with a bearer token, read again at each request because mounted tokens rotate; empty means the pod's
+    """File with a bearer token, read again at each request because mounted tokens rotate. Empty means the pod's
     service-account token at /var/run/secrets/kubernetes.io/serviceaccount/token when that file exists."""
     kubeflow_cookies: str = dataclasses.field(default="", repr=False)
     """Session cookies of a Kubeflow behind a load balancer with sign-in, such as

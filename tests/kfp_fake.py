@@ -1,7 +1,7 @@
 """A fake Kubeflow Pipelines server on 127.0.0.1 that serves the v2beta1 REST calls kfp.Client 2.17 makes.
 
 Field names follow the models of kfp-server-api 2.17 (`kfp_server_api/models/v2beta1_*.py`). Runs move
-one state along their script at each `advance()` (PENDING, RUNNING, then SUCCEEDED by default); a
+one state along their script at each `advance()`: PENDING, RUNNING, then SUCCEEDED by default. A
 terminated run goes CANCELING, then CANCELED at the next `advance()` unless `confirm_cancel` is off.
 Requests need the bearer token or the cookies the fake was made with (else 401); namespaces other
 than `namespaces` get 403; unknown runs and experiments 404; lists come in pages with opaque
@@ -127,12 +127,12 @@ class FakeKubeflow:
                 self._advance_run(run)
 
     def fail_next(self, count: int, status: int = 503, method: str | None = None, path_part: str | None = None) -> None:
-        """Answer the next `count` matching requests with HTTP `status`."""
+        """Fail the next `count` matching requests with HTTP `status`."""
         with self.lock:
             self._failures.append(_Failure(count, status, method, path_part))
 
     def drop_next_create_response(self) -> None:
-        """Create the next run, then close the connection without an answer, as a lost response does."""
+        """Create the next run, then close the connection without a response, as a lost response does."""
         with self.lock:
             self._drop_creates += 1
 

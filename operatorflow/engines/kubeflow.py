@@ -61,7 +61,8 @@ _SPEC_TYPES = {
     "LIST": "List",
     "STRUCT": "Dict",
 }
-# kfp.Client warns at every construction that it needs the v2 API; that is expected, so it is silenced here.
+# Serializes building kfp.Client, because silencing the FutureWarning it emits at each construction (that it
+# needs the v2 API) changes the process-wide warning filters.
 _CLIENT_LOCK = threading.Lock()
 
 
@@ -180,7 +181,10 @@ class KubeflowEngine(Engine):
             )
 
     def _check_health(self, auth: KubeflowAuth) -> None:
-        """Call the health endpoint once, because kfp.Client retries it for 25 s with real sleeps when it fails."""
+        """Call the health endpoint once before building a client.
+
+        kfp.Client 2.17 may call it while it is built, and retries a failure five times 5 s apart with real sleeps.
+        """
         headers = {"Accept": "application/json"}
         token = auth.token
         if auth.token_file:
@@ -251,9 +255,9 @@ class KubeflowEngine(Engine):
             return self._record_outage(engine_run_id, run, exc, now)
         if outage is not None:
             del self._outages[run.run_id]
-            logger.info("kubeflow read run %s (run %s) again after %.0f s without an answer", engine_run_id,
+            logger.info("kubeflow read run %s (run %s) again after %.0f s without a response", engine_run_id,
                         run.run_id, now - outage.since)
-            self._append_log(run, f"Kubeflow answered again after {now - outage.since:.0f} s.")
+            self._append_log(run, f"Kubeflow responded again after {now - outage.since:.0f} s.")
 
         status = status_from_kubeflow(server_run.state)
         if self._logged_states.get(run.run_id) != server_run.state:
@@ -660,8 +664,8 @@ def convert_parameters(workflow: str, types: dict[str, str], values: dict[str, s
 
 
 def _warn_about_local_locations(run: EngineRun, parameters: dict[str, Any], append_log) -> None:
-    # NOTE: a local path reaches the pipeline's pods unchanged, where it does not exist; the step that reads
-    # or writes it fails with its own "file not found" error.
+    # NOTE: a local path reaches the pipeline's pods unchanged, and it does not exist there. The step that
+    # reads or writes it fails with its own "file not found" error.
     for name, value in parameters.items():
         if name.endswith("_path") and isinstance(value, str) and value and "://" not in value:
             logger.warning("kubeflow run %s passes %s=%s, a path on this machine that the cluster cannot read; "

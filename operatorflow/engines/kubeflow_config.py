@@ -37,7 +37,7 @@ class KubeflowAuth:
     """File read again at each request, because Kubernetes rotates mounted tokens."""
     cookies: str = dataclasses.field(default="", repr=False)
     source: str = "none"
-    """Where the credentials come from, for log lines and messages; never the secret itself."""
+    """Name of the credentials' source, for log lines and messages. It never contains the secret itself."""
 
 
 def kubeflow_enabled(settings: Settings) -> bool:

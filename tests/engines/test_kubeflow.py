@@ -602,3 +602,26 @@ def test_pending_note_shows_wait():
 
     assert note == ("Run run0001 has been pending on kubeflow for 4 min 0 s: the server is waiting for resources "
                     "(a node, a free slot or an image pull) before its first step starts.")
+
+
+def test_catalog_caches_listing_and_failure(kfp_service, engine, fake, tmp_path):
+    upload(fake, tmp_path, "fraud-model", SERVER_SPEC)
+    catalog = build_kubeflow_catalog(kfp_service, engine)
+    first = catalog.list_server_pipelines(USER)
+    lists_after_first = fake.count("GET", "/apis/v2beta1/pipelines")
+
+    cached = catalog.list_server_pipelines(USER)
+    kfp_service.clock.advance(31)
+    fake.fail_next(1, status=503, method="GET", path_part="/pipelines")
+    with pytest.raises(errors.BackendUnavailable) as failed:
+        catalog.list_server_pipelines(USER)
+    with pytest.raises(errors.BackendUnavailable) as failed_again:
+        catalog.list_server_pipelines(USER)
+    kfp_service.clock.advance(11)
+    recovered = catalog.list_server_pipelines(USER)
+
+    assert [p.name for p in first] == ["fraud-model"]
+    assert cached == first
+    assert failed_again.value is failed.value
+    assert recovered == first
+    assert fake.count("GET", "/apis/v2beta1/pipelines") - lists_after_first == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import streamlit as st
 
 from operatorflow.status import RunStatus
 from tests.engines.test_kubeflow import SERVER_SPEC, upload
@@ -96,3 +97,22 @@ def test_pending_run_shows_how_long(signed_in, service):
     notes = [i.value for i in signed_in.info if "has been pending on kubeflow for" in i.value]
     assert len(notes) == 1
     assert notes[0].startswith(f"Run {submitted.id} has been pending on kubeflow for ")
+
+
+def test_foreign_namespace_warns_without_traceback(signed_in, fake, monkeypatch, caplog):
+    monkeypatch.setenv("OPERATORFLOW_KUBEFLOW_NAMESPACE", "team-secret")
+    # The cached service and catalog were built with the earlier settings while signing in.
+    st.cache_resource.clear()
+
+    open_page(signed_in, "kubeflow")
+
+    assert signed_in.selectbox(key="kubeflow_pipeline").options == [TRAINER]
+    assert [w.value for w in signed_in.warning] == [
+        f"Only the catalog's pipelines are listed, because the Kubeflow server's cannot be: Kubeflow at {fake.host}: "
+        "not permitted to list pipelines in namespace team-secret. Ask the Kubeflow administrator for access, or set "
+        "OPERATORFLOW_KUBEFLOW_NAMESPACE to a namespace you may use."
+    ]
+    logged = [r for r in caplog.records if r.name == "operatorflow.ui_kubeflow"]
+    assert len(logged) == 1
+    assert "not permitted" in logged[0].getMessage()
+    assert logged[0].exc_info is None
