@@ -137,6 +137,8 @@ class KubeflowEngine(Engine):
         self._experiments: dict[tuple[str, str], str] = {}
         self._outages: dict[str, _Outage] = {}
         self._cancel_sent: dict[str, float] = {}
+        # Runs whose terminate request failed, so each status poll sends it again until one succeeds.
+        self._terminate_pending: set[str] = set()
         self._logged_states: dict[str, str] = {}
 
     @property
@@ -249,6 +251,9 @@ class KubeflowEngine(Engine):
         outage = self._outages.get(run.run_id)
         if outage is not None and now < outage.next_attempt:
             return EngineStatus(RunStatus.RUNNING)
+        if run.run_id in self._terminate_pending:
+            with contextlib.suppress(errors.BackendUnavailable, errors.PermissionDenied):
+                self._terminate(engine_run_id, run)
         try:
             server_run = self.get_server_run(run.owner, engine_run_id)
         except (errors.BackendUnavailable, errors.PermissionDenied) as exc:
@@ -288,10 +293,25 @@ class KubeflowEngine(Engine):
         return EngineStatus(status, error_message=error_message, result=result)
 
     def cancel_run(self, engine_run_id: str, run: EngineRun) -> None:
+        """Send terminate; when the server cannot be reached, keep sending it at each status poll.
+
+        The cancellation deadline starts at the first attempt either way, so a run whose server stays
+        away still ends CANCELED after `kubeflow_cancel_timeout_seconds`.
+        """
+        self._cancel_sent.setdefault(run.run_id, self.clock.monotonic())
+        try:
+            self._terminate(engine_run_id, run)
+        except (errors.BackendUnavailable, errors.PermissionDenied) as exc:
+            self._terminate_pending.add(run.run_id)
+            logger.warning("kubeflow could not terminate run %s (run %s), will retry: %s", engine_run_id, run.run_id,
+                           exc)
+            self._append_log(run, f"Could not ask Kubeflow to terminate run {engine_run_id}, retrying: {exc}")
+
+    def _terminate(self, engine_run_id: str, run: EngineRun) -> None:
         client = self.client_for(run.owner)
         with self._translated("cancel run", engine_run_id):
             client.terminate_run(engine_run_id)
-        self._cancel_sent.setdefault(run.run_id, self.clock.monotonic())
+        self._terminate_pending.discard(run.run_id)
         logger.info("kubeflow asked to terminate run %s (run %s)", engine_run_id, run.run_id)
         self._append_log(run, f"Asked Kubeflow to terminate run {engine_run_id}; waiting up to "
                               f"{self.settings.kubeflow_cancel_timeout_seconds:.0f} s for it to confirm.")
@@ -520,6 +540,7 @@ class KubeflowEngine(Engine):
     def _forget(self, run_id: str) -> None:
         self._outages.pop(run_id, None)
         self._cancel_sent.pop(run_id, None)
+        self._terminate_pending.discard(run_id)
         self._logged_states.pop(run_id, None)
 
     def _append_log(self, run: EngineRun, line: str) -> None:

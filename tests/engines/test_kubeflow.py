@@ -625,3 +625,19 @@ def test_catalog_caches_listing_and_failure(kfp_service, engine, fake, tmp_path)
     assert failed_again.value is failed.value
     assert recovered == first
     assert fake.count("GET", "/apis/v2beta1/pipelines") - lists_after_first == 2
+
+
+def test_failed_terminate_is_sent_again(engine, kfp_settings, fake):
+    run = engine_run(kfp_settings)
+    engine_run_id = engine.submit_run(run)
+    fake.fail_next(1, status=503, method="POST", path_part=":terminate")
+
+    engine.cancel_run(engine_run_id, run)
+    retried = engine.get_run_status(engine_run_id, run)
+    fake.advance()
+    canceled = engine.get_run_status(engine_run_id, run)
+
+    assert fake.count("POST", ":terminate") == 2
+    assert retried.status is RunStatus.CANCELLING
+    assert canceled.status is RunStatus.CANCELED
+    assert "Could not ask Kubeflow to terminate run" in (run.run_dir / "run.log").read_text()
