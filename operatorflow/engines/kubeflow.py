@@ -28,6 +28,7 @@ from operatorflow.engines.kubeflow_config import (
     CREDENTIALS_FIX,
     ENGINE_NAME,
     SERVICE_ACCOUNT_TOKEN_FILE,
+    STORED_TOKEN_FIX,
     KubeflowAuth,
     TokenProvider,
     experiment_name,
@@ -133,7 +134,8 @@ class KubeflowEngine(Engine):
         self._token_provider = token_provider
         self._default_token_file = default_token_file
         self._lock = threading.Lock()
-        self._clients: dict[tuple[str, str, str, str], Any] = {}
+        # One client per user, replaced when the user's credentials or namespace change.
+        self._clients: dict[str, tuple[tuple[str, ...], Any]] = {}
         self._experiments: dict[tuple[str, str], str] = {}
         self._outages: dict[str, _Outage] = {}
         self._cancel_sent: dict[str, float] = {}
@@ -150,16 +152,17 @@ class KubeflowEngine(Engine):
     def client_for(self, user: str):
         """Return a kfp.Client with the user's credentials; checks the endpoint's health before the first build."""
         auth = resolve_auth(self.settings, user, self._token_provider, self._default_token_file)
-        key = (auth.token, auth.token_file, auth.cookies, resolve_namespace(self.settings, user))
+        namespace = resolve_namespace(self.settings, user)
+        fingerprint = (auth.token, auth.token_file, auth.cookies, namespace)
         with self._lock:
-            client = self._clients.get(key)
-        if client is not None:
-            return client
+            cached = self._clients.get(user)
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1]
 
         self._check_health(auth)
-        client = self._build_client(auth, key[3])
+        client = self._build_client(auth, namespace)
         with self._lock:
-            self._clients[key] = client
+            self._clients[user] = (fingerprint, client)
         logger.info("kubeflow connected to %s with %s", self.host, auth.source)
         return client
 
@@ -171,7 +174,7 @@ class KubeflowEngine(Engine):
             from kfp.client.set_volume_credentials import ServiceAccountTokenVolumeCredentials
 
             credentials = ServiceAccountTokenVolumeCredentials(path=auth.token_file)
-        with self._translated("connect to", self.host, auth), _CLIENT_LOCK, warnings.catch_warnings():
+        with self._translated("connect to", self.host), _CLIENT_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             # An explicit empty cookie string keeps kfp from reading one from ~/.config/kfp/context.json.
             return kfp.Client(
@@ -194,7 +197,7 @@ class KubeflowEngine(Engine):
                 token = Path(auth.token_file).read_text(encoding="utf-8").strip()
             except OSError as exc:
                 raise errors.PermissionDenied(
-                    f"Cannot read the Kubeflow token file {auth.token_file}: {exc.strerror}. {CREDENTIALS_FIX}"
+                    f"Cannot read the Kubeflow token file {auth.token_file}: {exc.strerror}. {self._credentials_fix()}"
                 ) from exc
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -210,7 +213,7 @@ class KubeflowEngine(Engine):
             ) from exc
         if response.status_code == 401:
             raise errors.PermissionDenied(
-                f"Kubeflow at {self.host} rejected the credentials ({auth.source}). {CREDENTIALS_FIX}"
+                f"Kubeflow at {self.host} rejected the credentials ({auth.source}). {self._credentials_fix()}"
             )
         if response.status_code >= 400:
             raise errors.BackendUnavailable(
@@ -548,9 +551,11 @@ class KubeflowEngine(Engine):
         with (run.run_dir / LOG_FILE).open("a", encoding="utf-8") as handle:
             handle.write(line.rstrip("\n") + "\n")
 
+    def _credentials_fix(self) -> str:
+        return (STORED_TOKEN_FIX if self._token_provider is not None else "") + CREDENTIALS_FIX
+
     @contextlib.contextmanager
-    def _translated(self, action: str, subject: str, auth: KubeflowAuth | None = None,
-                    namespace: str = "") -> Iterator[None]:
+    def _translated(self, action: str, subject: str, namespace: str = "") -> Iterator[None]:
         """Translate kfp and HTTP errors into OperatorFlow's errors, once, chained."""
         import urllib3
         from kfp_server_api.exceptions import ApiException
@@ -562,7 +567,8 @@ class KubeflowEngine(Engine):
             raise
         except ApiException as exc:
             detail = _server_message(exc.body) if exc.body else str(exc.reason or "no answer")
-            raise _error_for_status(exc.status or 0, self.host, what, detail, namespace) from exc
+            raise _error_for_status(exc.status or 0, self.host, what, detail, namespace,
+                                    self._credentials_fix()) from exc
         except (urllib3.exceptions.HTTPError, OSError, TimeoutError) as exc:
             raise errors.BackendUnavailable(
                 f"Kubeflow at {self.host} did not respond to the request to {what}: {exc}. "
@@ -570,10 +576,11 @@ class KubeflowEngine(Engine):
             ) from exc
 
 
-def _error_for_status(status: int, host: str, what: str, detail: str, namespace: str) -> errors.OperatorFlowError:
+def _error_for_status(status: int, host: str, what: str, detail: str, namespace: str,
+                      credentials_fix: str) -> errors.OperatorFlowError:
     if status == 401:
         return errors.PermissionDenied(
-            f"Kubeflow at {host} rejected the credentials when trying to {what}: {detail}. {CREDENTIALS_FIX}"
+            f"Kubeflow at {host} rejected the credentials when trying to {what}: {detail}. {credentials_fix}"
         )
     if status == 403:
         where = f" in namespace {namespace}" if namespace else ""

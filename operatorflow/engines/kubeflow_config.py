@@ -20,6 +20,8 @@ CREDENTIALS_FIX = (
     "Set OPERATORFLOW_KUBEFLOW_TOKEN (a bearer token), OPERATORFLOW_KUBEFLOW_TOKEN_FILE (a file with one) or "
     "OPERATORFLOW_KUBEFLOW_COOKIES (the session cookies of a Kubeflow behind a sign-in load balancer)."
 )
+STORED_TOKEN_FIX = f"Store a valid token as your credential {CREDENTIAL_NAME}, or ask an administrator to. "
+"""Put before CREDENTIALS_FIX when users' stored tokens are in use."""
 
 TokenProvider = Callable[[str], "str | None"]
 """Returns the bearer token of an OperatorFlow user, or None when the user stored none."""

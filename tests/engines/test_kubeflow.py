@@ -641,3 +641,31 @@ def test_failed_terminate_is_sent_again(engine, kfp_settings, fake):
     assert retried.status is RunStatus.CANCELLING
     assert canceled.status is RunStatus.CANCELED
     assert "Could not ask Kubeflow to terminate run" in (run.run_dir / "run.log").read_text()
+
+
+def test_token_provider_builds_client_per_user(kfp_settings, fake):
+    tokens = {"ada": TOKEN}
+    engine = KubeflowEngine(dataclasses.replace(kfp_settings, kubeflow_token=""), clock=FakeClock(),
+                            token_provider=tokens.get, default_token_file=NO_TOKEN_FILE)
+    first = engine.client_for("ada")
+
+    same = engine.client_for("ada")
+    tokens["ada"] = fake.token = "rotated"
+    rebuilt = engine.client_for("ada")
+
+    assert same is first
+    assert rebuilt is not first
+    assert fake.count("GET", "/healthz") == 2
+
+
+def test_rejected_stored_token_names_the_credential(kfp_settings):
+    engine = KubeflowEngine(dataclasses.replace(kfp_settings, kubeflow_token=""), clock=FakeClock(),
+                            token_provider=lambda user: "expired", default_token_file=NO_TOKEN_FILE)
+
+    with pytest.raises(errors.PermissionDenied) as caught:
+        engine.list_server_runs(USER)
+
+    assert str(caught.value).startswith(
+        f"Kubeflow at {kfp_settings.kubeflow_host} rejected the credentials (the stored credential kubeflow-token). "
+        "Store a valid token as your credential kubeflow-token, or ask an administrator to. Set OPERATORFLOW_KUBEFLOW_TOKEN"
+    )
