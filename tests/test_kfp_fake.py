@@ -1,4 +1,4 @@
-"""The fake Kubeflow Pipelines server answers kfp.Client 2.17 the way the v2beta1 API does."""
+"""The fake Kubeflow Pipelines server responds to kfp.Client 2.17 the way the v2beta1 API does."""
 
 from __future__ import annotations
 
