@@ -12,6 +12,12 @@ from typing import Any, Sequence
 
 from operatorflow.cli_credentials import add_credentials_commands, run_credentials_command
 from operatorflow.cli_databricks import add_databricks_commands, run_databricks_command
+from operatorflow.cli_kubeflow import (
+    SERVER_WORKFLOW_PREFIX,
+    add_kubeflow_commands,
+    run_kubeflow_command,
+    submit_server_pipeline,
+)
 from operatorflow.cli_schedules import add_schedule_commands, run_schedule_command
 from operatorflow.errors import BackendUnavailable, InvalidInput, OperatorFlowError
 from operatorflow.registry import Run
@@ -71,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_schedule_commands(commands, common)
     add_databricks_commands(commands, common)
     add_credentials_commands(commands, common)
+    add_kubeflow_commands(commands, common)
 
     serve = commands.add_parser("serve", help="start the app over HTTPS with a worker inside it")
     serve.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -133,6 +140,8 @@ def _dispatch(args: argparse.Namespace, service: OperatorFlow, user: str) -> int
         return run_databricks_command(args, service, user)
     if args.command == "credentials":
         return run_credentials_command(args, service, user)
+    if args.command == "kubeflow":
+        return run_kubeflow_command(args, service, user)
     if args.runs_command == "list":
         statuses = [RunStatus(args.status)] if args.status else None
         runs = service.list_runs(user, workflow=args.workflow, statuses=statuses, limit=args.limit)
@@ -160,7 +169,10 @@ def _dispatch(args: argparse.Namespace, service: OperatorFlow, user: str) -> int
 
 def _run(args: argparse.Namespace, service: OperatorFlow, user: str) -> int:
     parameters = parse_params(args.param)
-    run = service.submit_run(user, args.workflow, parameters, args.output, engine=args.engine)
+    if args.workflow.startswith(SERVER_WORKFLOW_PREFIX):
+        run = submit_server_pipeline(service, user, args.workflow, parameters, args.output)
+    else:
+        run = service.submit_run(user, args.workflow, parameters, args.output, engine=args.engine)
     if not args.wait:
         if not _worker_is_live(service):
             print(f"warning: no worker is running, so run {run.id} stays QUEUED until the app or "

@@ -38,9 +38,12 @@ def configured_engines(settings: Settings, kind: WorkflowKind) -> list[str]:
         if databricks_enabled(settings):
             engines.append("databricks")
         return engines
+    from operatorflow.engines.kubeflow_config import kubeflow_enabled
+
+    remote = ["kubeflow"] if kubeflow_enabled(settings) else []
     if kind is WorkflowKind.CONTAINER:
-        return ["local-container"]
-    return ["local-pipeline"]
+        return ["local-container", *remote]
+    return ["local-pipeline", *remote]
 
 
 def build_engines(settings: Settings) -> dict[str, Engine]:
@@ -61,4 +64,17 @@ def build_engines(settings: Settings) -> dict[str, Engine]:
         from operatorflow.engines.databricks import make_databricks_engine
 
         engines.append(make_databricks_engine(settings))
+    from operatorflow.engines.kubeflow_config import kubeflow_enabled
+
+    if kubeflow_enabled(settings):
+        from operatorflow.engines.kubeflow import make_kubeflow_engine
+
+        engines.append(make_kubeflow_engine(settings, token_provider=stored_kubeflow_token(settings)))
     return {engine.name: engine for engine in engines}
+
+
+def stored_kubeflow_token(settings: Settings):
+    """Return a token provider that reads each user's `kubeflow-token` from the credentials store, else the shared one."""
+    from operatorflow.credentials import KUBEFLOW_TOKEN, resolve_credential
+
+    return lambda user: resolve_credential(user or None, KUBEFLOW_TOKEN, settings)

@@ -140,6 +140,30 @@ class OperatorFlow:
             listener()
         return run
 
+    def submit_workflow_run(self, user: str, workflow: Workflow, parameters: dict[str, str] | None = None,
+                            output_location: str | None = None) -> Run:
+        """Queue a run of a workflow that is not in the catalog, such as a pipeline stored on a Kubeflow server.
+
+        The run goes to the workflow's own engine, the only one that can find it.
+        """
+        owner = _checked_user(user)
+        resolved = workflow.resolve_parameters(parameters or {})
+        run_id = new_run_id()
+        location = self._checked_output_location(output_location or self.default_output_location(workflow.name), run_id)
+        run = self.registry.create_run(
+            run_id=run_id,
+            owner=owner,
+            workflow=workflow.name,
+            kind=workflow.kind.value,
+            engine=workflow.engine,
+            parameters=resolved,
+            output_location=location,
+        )
+        logger.info("service %s submitted run %s of %s on %s", owner, run.id, workflow.name, workflow.engine)
+        for listener in self._submit_listeners:
+            listener()
+        return run
+
     def get_run(self, user: str, run_id: str) -> Run:
         run = self.registry.get_run(run_id.strip())
         if run.owner != _checked_user(user):

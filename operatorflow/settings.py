@@ -131,6 +131,24 @@ class Settings:
     """Maximum ephemeral storage a container run on Kubeflow may request; it cannot raise the product's 32Gi."""
     kubeflow_container_max_gpus: str = ""
     """Maximum GPUs a container run on Kubeflow may request; empty means no maximum."""
+    # Kubeflow Pipelines server (the `kubeflow` engine)
+    kubeflow_host: str = ""
+    """Kubeflow Pipelines API endpoint, such as https://kubeflow.example.com/pipeline; empty disables the engine."""
+    kubeflow_token: str = dataclasses.field(default="", repr=False)
+    """Bearer token sent to the endpoint. Never printed or logged."""
+    kubeflow_token_file: str = ""
+    """File with a bearer token, read again at each request because mounted tokens rotate. Empty means the pod's
+    service-account token at /var/run/secrets/kubernetes.io/serviceaccount/token when that file exists."""
+    kubeflow_cookies: str = dataclasses.field(default="", repr=False)
+    """Session cookies of a Kubeflow behind a load balancer with sign-in, such as
+    `AWSELBAuthSessionCookie-0=...; AWSELBAuthSessionCookie-1=...`. Never printed or logged."""
+    kubeflow_namespace: str = ""
+    """Namespace of experiments and runs on multi-user Kubeflow; `{user}` is replaced by the OperatorFlow user name.
+    Empty means the server's default namespace (single-user Kubeflow)."""
+    kubeflow_cancel_timeout_seconds: float = 300.0
+    """Seconds to wait for the server to confirm a cancellation before the run is marked CANCELED anyway."""
+    kubeflow_unreachable_timeout_seconds: float = 900.0
+    """Seconds a run's status may stay unreadable (server errors, no connection) before the run is marked FAILED."""
 
     @property
     def resolved_database_url(self) -> str:

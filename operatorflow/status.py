@@ -140,3 +140,34 @@ def _warn_databricks_state_once(what: str, state: str | None, detail: str | None
         return
     _warned_databricks_states.add(key)
     logger.warning("Unknown Databricks run %s %r (%r), treating the run as %s", what, state, detail, treated_as)
+
+
+# Kubeflow Pipelines v2beta1 run states, from kfp-server-api 2.x `V2beta1RuntimeState`.
+_KFP_STATES = {
+    "RUNTIME_STATE_UNSPECIFIED": RunStatus.RUNNING,
+    "PENDING": RunStatus.RUNNING,
+    "RUNNING": RunStatus.RUNNING,
+    "PAUSED": RunStatus.RUNNING,
+    "CANCELING": RunStatus.CANCELLING,
+    "SUCCEEDED": RunStatus.SUCCEEDED,
+    # A skipped run produced no outputs, so a caller that waits for them must not see success.
+    "SKIPPED": RunStatus.FAILED,
+    "FAILED": RunStatus.FAILED,
+    "CANCELED": RunStatus.CANCELED,
+}
+_warned_kfp_states: set[str | None] = set()
+
+
+def status_from_kubeflow(state: str | None) -> RunStatus:
+    """Map a Kubeflow Pipelines run's `state`; an unknown state keeps the run RUNNING and is logged once per process.
+
+    A missing state (an older server, or a run the server has only just accepted) counts as
+    RUNTIME_STATE_UNSPECIFIED, which is still active.
+    """
+    mapped = _KFP_STATES.get(state or "RUNTIME_STATE_UNSPECIFIED")
+    if mapped is not None:
+        return mapped
+    if state not in _warned_kfp_states:
+        _warned_kfp_states.add(state)
+        logger.warning("Unknown Kubeflow Pipelines run state %r, treating the run as RUNNING", state)
+    return RunStatus.RUNNING

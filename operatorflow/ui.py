@@ -334,6 +334,9 @@ def render_run_details(service: OperatorFlow, user: str, run: Run,
         st.warning(f"Run {run.id} was canceled. {run.error_message or ''}".strip())
     elif run.status.is_active:
         st.info(f"Run {run.id} is {run.status.value}; this view refreshes by itself.")
+        pending = describe_pending(run, dt.datetime.now(dt.timezone.utc))
+        if pending:
+            st.info(pending, icon=":material/hourglass_top:")
 
     if run.status is RunStatus.SUCCEEDED:
         try:
@@ -348,6 +351,23 @@ def render_run_details(service: OperatorFlow, user: str, run: Run,
             show_error(exc)
         else:
             st.code(log or "The run has no log yet.", language=None)
+
+
+def describe_pending(run: Run, now: dt.datetime) -> str | None:
+    """Say how long a remote engine has kept an active run pending, from the `pending_since` the worker stored."""
+    since_text = (run.metrics or {}).get("pending_since")
+    if not since_text or not run.status.is_active:
+        return None
+    try:
+        since = dt.datetime.fromisoformat(str(since_text))
+    except ValueError:
+        logger.warning("Run %s has an unreadable pending_since %r", run.id, since_text)
+        return None
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=dt.timezone.utc)
+    waited = max(0.0, (now - since).total_seconds())
+    return (f"Run {run.id} has been pending on {run.engine} for {format_duration(waited)}: the server is waiting "
+            "for resources (a node, a free slot or an image pull) before its first step starts.")
 
 
 def render_generic_result(service: OperatorFlow, user: str, run: Run) -> None:

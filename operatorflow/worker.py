@@ -136,8 +136,12 @@ class Worker:
         try:
             workflow = self.service.get_workflow(run.workflow)
         except NotFound as exc:
-            self._fail(run, f"Workflow {run.workflow} is no longer in the catalog, so run {run.id} cannot start: {exc}")
-            return
+            # A pipeline stored on the engine's own server is not in the catalog; the engine looks it up itself.
+            runs_server_workflow = getattr(engine, "runs_server_workflow", None)
+            if runs_server_workflow is None or not runs_server_workflow(run.workflow):
+                self._fail(run, f"Workflow {run.workflow} is no longer in the catalog, so run {run.id} cannot start: {exc}")
+                return
+            workflow = _workflow_stub(run)
 
         engine_run = self._engine_run(run, workflow)
         try:
@@ -182,6 +186,9 @@ class Worker:
             return
 
         if not status.status.is_terminal:
+            if status.metrics and status.metrics != run.metrics:
+                # Details of an active run, such as how long it has been pending, for the pages to show.
+                self.registry.set_active_metrics(run.id, status.metrics)
             return
 
         self._copy_log_to_output(run, engine_run)
@@ -217,6 +224,7 @@ class Worker:
             parameters=dict(run.parameters),
             output_location=run.output_location,
             run_dir=self.settings.runs_dir / run.id,
+            owner=run.owner,
         )
 
     def _copy_log_to_output(self, run: Run, engine_run: EngineRun) -> None:

@@ -21,6 +21,8 @@ class EngineRun:
     output_location: str
     run_dir: Path
     """Local folder of this run: spec, log, outcome and scratch space."""
+    owner: str = ""
+    """OperatorFlow user who submitted the run; remote engines act in this user's name and namespace."""
 
 
 @dataclasses.dataclass(frozen=True)

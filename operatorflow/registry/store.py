@@ -192,6 +192,10 @@ class RunRegistry:
             lease_expires_at=None,
         )
 
+    def set_active_metrics(self, run_id: str, metrics: dict[str, Any]) -> bool:
+        """Record what an engine reports about an active run (its state there, since when it waits)."""
+        return self._update(run_id, where=[runs.c.status.in_([s.value for s in ACTIVE_STATUSES])], metrics=metrics)
+
     def finish_run(self, run_id: str, status: RunStatus, *, error_message: str | None = None,
                    result: str | None = None, metrics: dict[str, Any] | None = None) -> bool:
         """Record a terminal status; a run that already ended is left as it is (returns False)."""

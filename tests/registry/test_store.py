@@ -178,3 +178,17 @@ def test_heartbeat_records_and_removes_worker(registry):
 
     assert [w["id"] for w in listed] == ["w1"]
     assert registry.list_workers() == []
+
+
+def test_active_metrics_only_for_active_runs(registry):
+    active = _queue(registry)
+    finished = _queue(registry)
+    registry.finish_run(finished.id, RunStatus.SUCCEEDED, metrics={"accuracy": 0.9})
+
+    updated = registry.set_active_metrics(active.id, {"pending_since": "2026-01-01T00:00:00+00:00"})
+    ignored = registry.set_active_metrics(finished.id, {"pending_since": "2026-01-01T00:00:00+00:00"})
+
+    assert updated is True
+    assert ignored is False
+    assert registry.get_run(active.id).metrics == {"pending_since": "2026-01-01T00:00:00+00:00"}
+    assert registry.get_run(finished.id).metrics == {"accuracy": 0.9}
