@@ -669,3 +669,46 @@ def test_rejected_stored_token_names_the_credential(kfp_settings):
         f"Kubeflow at {kfp_settings.kubeflow_host} rejected the credentials (the stored credential kubeflow-token). "
         "Store a valid token as your credential kubeflow-token, or ask an administrator to. Set OPERATORFLOW_KUBEFLOW_TOKEN"
     )
+
+
+# Container workflows and stored tokens
+
+
+def test_container_run_submits_one_step_pipeline(engine, kfp_settings, fake):
+    workflow = Catalog(kfp_settings.catalog_dir).get_workflow("container-image")
+    parameters = {"image": "registry.example/team/trainer:1", "command": "python train.py",
+                  "args": "--out {output}", "memory": "4Gi", "cpu": "2"}
+    run = engine_run(kfp_settings, parameters=parameters, workflow=workflow,
+                     output_location="s3://models/run0001")
+
+    engine_run_id = engine.submit_run(run)
+
+    body = fake.runs[engine_run_id].body
+    [executor] = body["pipeline_spec"]["pipeline_spec"]["deploymentSpec"]["executors"].values()
+    container = executor["container"]
+    assert container["image"] == "registry.example/team/trainer:1"
+    assert container["command"] == ["python", "train.py"]
+    assert container["args"] == ["--out", "s3://models/run0001"]
+    assert container["resources"]["memoryLimit"] == pytest.approx(4 * 2**30 / 1e9)
+    assert container["resources"]["cpuLimit"] == 2.0
+    assert "platform_spec" in body["pipeline_spec"]
+    assert body["runtime_config"].get("parameters", {}) == {}
+
+
+def test_factory_engine_reads_stored_token(kfp_settings, fake):
+    from operatorflow.credentials import KUBEFLOW_TOKEN
+    from operatorflow.credentials.service import build_credential_service, clear_cached_services
+
+    settings = dataclasses.replace(kfp_settings, kubeflow_token="")
+    service = build_service(settings)
+    try:
+        build_credential_service(settings, service.registry).store.put_credential(
+            "user:" + USER, KUBEFLOW_TOKEN, TOKEN, updated_by=USER)
+        engine = build_engines(settings)["kubeflow"]
+
+        page = engine.list_server_runs(USER)
+    finally:
+        clear_cached_services()
+        service.registry.dispose()
+
+    assert page.items == []
