@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from operatorflow import ui
+from operatorflow import ui, ui_images
 from operatorflow.workflows import WorkflowKind
 
 INPUT_PARAMETER = "input_path"
@@ -56,3 +56,5 @@ with badge:
 ui.render_workflow_runs(service, user, workflow.name, key_prefix="kubeflow",
                         empty_hint="No runs yet: check the locations and press Run.",
                         render_result=ui.render_pipeline_result)
+
+ui_images.render_image_builds(service, user)

@@ -79,6 +79,26 @@ class Settings:
     databricks_node_type: str = ""
     """Node type of new clusters, such as i3.xlarge; empty means the smallest type with at least 16 GB of memory."""
 
+    # Images: building with podman, buildah or Docker and pushing to a registry
+    registry_url: str = ""
+    """Registry and path that images are pushed under, such as 127.0.0.1:5000/team or
+    123456789012.dkr.ecr.eu-west-1.amazonaws.com/team; empty means images are built locally only."""
+    registry_username: str = ""
+    """User name for a registry other than ECR; the secret provider may supply it instead."""
+    registry_password: str = dataclasses.field(default="", repr=False)
+    """Password or access token for that registry. Never printed."""
+    registry_insecure: bool = False
+    """Push over plain HTTP or with an unverified certificate; loopback registries are always allowed to."""
+    registry_ecr_endpoint_url: str = ""
+    """Endpoint of the ECR API; empty means the AWS default for the registry's region. Tests point it at moto."""
+    image_builder: str = ""
+    """podman, buildah, docker, or module:callable returning an ImageBuilder; empty picks the first installed tool."""
+    image_build_roots: str = ""
+    """Folders that build contexts must lie in, separated by the path separator (`:`); empty means the
+    project folder and the data folder."""
+    image_job_timeout_seconds: float = 3600.0
+    """Seconds after which a build or push is stopped."""
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'operatorflow.db'}"
@@ -128,6 +148,17 @@ def _convert(field: dataclasses.Field, raw: str) -> object:
             return int(raw)
         if kind in ("float", float):
             return float(raw)
+        if kind in ("bool", bool):
+            return _convert_bool(name, raw)
     except ValueError as exc:
         raise InvalidInput(f"Invalid {name}={raw!r}: expected a {kind}.") from exc
     return raw
+
+
+def _convert_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise InvalidInput(f"Invalid {name}={raw!r}: use true or false.")
