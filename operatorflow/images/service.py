@@ -31,6 +31,9 @@ from operatorflow.settings import Settings
 logger = logging.getLogger(__name__)
 
 BuilderFactory = Callable[[Settings], ImageBuilder]
+LIST_CACHE_SECONDS = 15.0
+"""Seconds a registry listing is reused, because the page lists on every rerun and a listing costs a
+request per repository. A successful push clears it."""
 _BUILD_ARG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -48,8 +51,10 @@ class ImageService:
         self._builder_factory = builder_factory or builder_factory_from_settings(settings)
         self._secret_provider = secret_provider or settings_secret_provider(settings)
         self._ecr_client_factory = ecr_client_factory
-        self.jobs = jobs or ImageJobs(settings.home / "images", clock)
+        self.clock = clock or Clock()
+        self.jobs = jobs or ImageJobs(settings.home / "images", self.clock)
         self._builder: ImageBuilder | None = None
+        self._listing: tuple[float, list[str]] | None = None
 
     # Configuration
 
@@ -122,17 +127,26 @@ class ImageService:
             if status != 0:
                 raise RunFailed(job.id, f"{builder.name} push of {reference} failed with exit status {status}; "
                                         "the push log shows why. Build the image first if it is missing.")
+            self._listing = None
             output(f"Pushed {reference}.")
 
         return self.jobs.start_job(user, ImageAction.PUSH, reference, step, echo)
 
     # Listing
 
-    def list_pushed_images(self) -> list[str]:
-        """Return the full references of the images under the registry path; empty when no registry is set."""
+    def list_pushed_images(self, refresh: bool = False) -> list[str]:
+        """Return the full references of the images under the registry path; empty when no registry is set.
+
+        A listing younger than LIST_CACHE_SECONDS is reused unless `refresh` is set.
+        """
         if not self.settings.registry_url.strip():
             return []
-        return self._build_registry(self.get_registry_target()).list_images()
+        now = self.clock.monotonic()
+        if not refresh and self._listing is not None and now - self._listing[0] < LIST_CACHE_SECONDS:
+            return list(self._listing[1])
+        references = self._build_registry(self.get_registry_target()).list_images()
+        self._listing = (now, references)
+        return list(references)
 
     def _build_registry(self, target: RegistryTarget) -> ImageRegistry:
         return build_image_registry(self.settings, target, self._secret_provider, self._ecr_client_factory)

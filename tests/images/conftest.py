@@ -24,7 +24,6 @@ REGISTRY_USER = "builder"
 REGISTRY_PASSWORD = "Reg1stry-s3cret"
 REGISTRY_START_SECONDS = 15.0
 BUSYBOX = Path("/usr/bin/busybox")
-BASE_IMAGE = "localhost/operatorflow-test-base:busybox"
 SAMPLE_CONTEXT = Path(__file__).parent / "sample"
 FAKE_BUILDER = "tests.images.fakes:make_fake_builder"
 
@@ -98,8 +97,22 @@ def registry_server(tmp_path_factory):
 @pytest.fixture
 def registry_settings(settings, registry_server):
     """Settings that push under a path of the test registry that is unique to this test."""
-    return dataclasses.replace(settings, registry_url=f"{registry_server.host}/t{uuid.uuid4().hex[:10]}",
-                               registry_username=REGISTRY_USER, registry_password=REGISTRY_PASSWORD)
+    url = f"{registry_server.host}/t{uuid.uuid4().hex[:10]}"
+    yield dataclasses.replace(settings, registry_url=url, registry_username=REGISTRY_USER,
+                              registry_password=REGISTRY_PASSWORD)
+    remove_local_images(url + "/")
+
+
+def remove_local_images(prefix: str) -> None:
+    """Delete the images that tests built under `prefix` from podman's storage, which buildah shares."""
+    podman = shutil.which("podman")
+    if podman is None:
+        return
+    listed = subprocess.run([podman, "images", "--format", "{{.Repository}}:{{.Tag}}"],
+                            capture_output=True, text=True, timeout=60)
+    references = [line for line in listed.stdout.splitlines() if line.startswith(prefix)]
+    if references:
+        subprocess.run([podman, "rmi", "--force", *references], capture_output=True, timeout=120)
 
 
 @pytest.fixture(scope="session")
@@ -117,5 +130,8 @@ def base_image(tmp_path_factory):
             link.type = tarfile.SYMTYPE
             link.linkname = "busybox"
             tar.addfile(link)
-    subprocess.run([podman, "import", str(archive), BASE_IMAGE], check=True, capture_output=True, timeout=120)
-    return BASE_IMAGE
+    # A name of this session's own, so test runs side by side never remove each other's base image.
+    image = f"localhost/operatorflow-test-base:{uuid.uuid4().hex[:10]}"
+    subprocess.run([podman, "import", str(archive), image], check=True, capture_output=True, timeout=120)
+    yield image
+    subprocess.run([podman, "rmi", "--force", image], capture_output=True, timeout=120)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from operatorflow.clock import FakeClock
 from operatorflow.errors import BackendUnavailable, InvalidInput, NotFound, OperationTimedOut, PermissionDenied
 from operatorflow.images import (
     NO_BUILDER_MESSAGE,
@@ -21,6 +22,8 @@ from operatorflow.images import (
 )
 from operatorflow.images.builders import Redactor, run_streaming
 from operatorflow.images.registries import settings_secret_provider
+from operatorflow.images.service import LIST_CACHE_SECONDS
+from operatorflow.settings import load_settings
 from tests.images import fakes
 from tests.images.conftest import FAKE_BUILDER, REGISTRY_PASSWORD, REGISTRY_USER, SAMPLE_CONTEXT
 
@@ -415,3 +418,38 @@ def test_registry_list_unreachable_registry(settings):
 def test_list_without_registry_is_empty(settings):
     assert list_pushed_images(settings) == []
 
+
+
+def test_listing_reused_until_cache_expires(registry_settings, registry_server):
+    clock = FakeClock()
+    images = ImageService(registry_settings, clock=clock)
+    target = parse_registry_url(registry_settings.registry_url)
+    auth = DistributionRegistry(target, settings_secret_provider(registry_settings)).get_auth()
+    fakes.upload_image(registry_server.url, f"{target.path}/first", "1", auth)
+    first = images.list_pushed_images()
+    fakes.upload_image(registry_server.url, f"{target.path}/second", "1", auth)
+
+    cached = images.list_pushed_images()
+    refreshed = images.list_pushed_images(refresh=True)
+    clock.advance(LIST_CACHE_SECONDS)
+    expired = images.list_pushed_images()
+
+    url = registry_settings.registry_url
+    assert first == cached == [f"{url}/first:1"]
+    assert refreshed == expired == [f"{url}/first:1", f"{url}/second:1"]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("true", True), ("1", True), ("No", False), ("off", False)])
+def test_registry_insecure_read_from_environment(monkeypatch, raw, expected):
+    monkeypatch.setenv("OPERATORFLOW_REGISTRY_INSECURE", raw)
+
+    assert load_settings().registry_insecure is expected
+
+
+def test_registry_insecure_invalid_value_rejected(monkeypatch):
+    monkeypatch.setenv("OPERATORFLOW_REGISTRY_INSECURE", "maybe")
+
+    with pytest.raises(InvalidInput) as caught:
+        load_settings()
+
+    assert str(caught.value) == "Invalid OPERATORFLOW_REGISTRY_INSECURE='maybe': use true or false."
