@@ -28,7 +28,7 @@ command -v podman >/dev/null 2>&1 || missing="$missing podman"
 command -v runc >/dev/null 2>&1 || missing="$missing runc"
 command -v buildah >/dev/null 2>&1 || missing="$missing buildah"
 [ -x /usr/bin/docker-registry ] || missing="$missing docker-registry"
-# Debian's plain busybox package is linked dynamically; the base image needs the static build.
+# Debian's plain busybox package is linked dynamically, but the base image needs the static build.
 case "$(ldd /usr/bin/busybox 2>&1)" in
   *"not a dynamic executable"*) ;;
   *) missing="$missing busybox-static" ;;

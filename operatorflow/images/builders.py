@@ -141,7 +141,7 @@ class DockerImageBuilder(_CommandImageBuilder):
 
     NOTE: the Docker daemon, not the client, decides whether a registry may be reached over plain HTTP:
     it does so for 127.0.0.0/8 and for registries in its `insecure-registries` setting only, whatever
-    `registry_insecure` says. A push to another plain-HTTP registry fails with "server gave HTTP
+    `registry_insecure` is set to. A push to another plain-HTTP registry fails with "server gave HTTP
     response to HTTPS client".
     """
 

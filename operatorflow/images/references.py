@@ -11,8 +11,9 @@ DEFAULT_TAG = "latest"
 LOCAL_PREFIX = "localhost"
 """Prefix of images built while no registry is set; podman and buildah name local images this way."""
 
-# The grammar of the OCI distribution specification: lowercase path components joined by `/`,
-# each component alphanumeric runs separated by `.`, `_`, `__` or dashes; a tag of at most 128 characters.
+# The name and tag grammar of the OCI distribution specification. A name is lowercase path components
+# joined by `/`, and each component is alphanumeric runs separated by `.`, `_`, `__` or dashes.
+# A tag has at most 128 characters.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _NAME = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")

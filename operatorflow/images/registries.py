@@ -1,9 +1,9 @@
 """Registries that images are pushed to: credentials for a push, and the list of pushed images.
 
-Two kinds are supported. Amazon ECR is recognised by its host name; its credentials come from
-`ecr.get_authorization_token` with the AWS credentials of the server, and its images are listed
-with `describe_repositories` and `describe_images`. Any other registry speaks the distribution
-API (`/v2/_catalog`, `/v2/<name>/tags/list`) and takes a user name and password, or none.
+Two kinds are supported. Amazon ECR is recognised by its host name. Its push credentials come
+from `ecr.get_authorization_token` with the server's AWS credentials, and its images are listed
+with `describe_repositories` and `describe_images`. Any other registry must implement the
+distribution API (`/v2/_catalog`, `/v2/<name>/tags/list`) and takes a user name and password, or none.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class DistributionRegistry(ImageRegistry):
     """A registry that speaks the distribution HTTP API, with HTTP basic authentication or none.
 
     NOTE: registries that hand out bearer tokens from a separate token service (Docker Hub, GitLab,
-    Harbor) are not supported for listing yet: a listing there fails with "answers with bearer token
+    Harbor) are not supported for listing yet: a listing there fails with "requires bearer token
     authentication". Pushing works, because podman handles that exchange itself.
     """
 
@@ -160,7 +160,7 @@ class DistributionRegistry(ImageRegistry):
         challenge = exc.headers.get("WWW-Authenticate", "") if exc.headers else ""
         if exc.code == 401 and challenge.lower().startswith("bearer"):
             return BackendUnavailable(
-                f"The registry {self.target.host} answers with bearer token authentication, which the image "
+                f"The registry {self.target.host} requires bearer token authentication, which the image "
                 "list does not support yet; push still works, and the list works on registries with basic "
                 "authentication."
             )
@@ -184,7 +184,7 @@ class DistributionRegistry(ImageRegistry):
 class ECRRegistry(ImageRegistry):
     """Amazon ECR, through boto3 with the server's AWS credentials.
 
-    NOTE: the tests run these calls against moto on 127.0.0.1, which answers the ECR API but does not
+    NOTE: the tests run these calls against moto on 127.0.0.1, which implements the ECR API but does not
     serve the registry protocol, so a real push to ECR has not been tried by the test suite.
     """
 

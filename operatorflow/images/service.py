@@ -218,6 +218,6 @@ def list_pushed_images(settings: Settings, secret_provider: SecretProvider | Non
     """Return the full references of the pushed images under the configured registry path, sorted.
 
     Empty when no registry is set. Raises BackendUnavailable or PermissionDenied when the registry
-    cannot be listed, so a form can say why its list is empty.
+    cannot be listed, so a form can show why its list is empty.
     """
     return ImageService(settings, secret_provider=secret_provider).list_pushed_images()

@@ -63,7 +63,7 @@ class RegistryServer:
                 urllib.request.urlopen(f"{self.url}/v2/", timeout=1).close()
                 return self
             except urllib.error.HTTPError:
-                return self  # 401: it is up and asks for credentials
+                return self  # 401: it is up and requires credentials
             except OSError:
                 time.sleep(0.1)
         self.stop()

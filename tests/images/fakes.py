@@ -1,8 +1,8 @@
 """A fake image builder for page and command-line tests that need no podman.
 
-`build` checks its inputs as a real builder would and remembers the image; `push` uploads a small
-but valid OCI image to the registry through the distribution API, with the credentials it was
-given, so the registry then lists it like one pushed by podman. Select it with
+`build` checks its inputs as a real builder would and remembers the image. `push` uploads a small
+but valid OCI image through the registry's distribution API with the credentials it receives, so
+the registry lists it as it lists an image pushed by podman. Select it with
 `image_builder="tests.images.fakes:make_fake_builder"`.
 """
 

@@ -1,6 +1,6 @@
 """Amazon ECR against moto on 127.0.0.1: the authorization token, repositories before a push, the image list.
 
-moto answers the ECR API but does not serve the registry protocol, so the push itself goes to a
+moto implements the ECR API but does not serve the registry protocol, so the push itself goes to a
 recording stand-in for podman, which shows what podman would receive.
 """
 
