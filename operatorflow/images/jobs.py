@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 MAX_LOG_BYTES = 200_000
 """Bytes from the end of a job's log that `read_job_log` returns by default."""
+MAX_JOB_RECORDS = 500
+"""Job records kept in memory; the oldest finished ones are dropped first, and their log files stay."""
 
 
 class ImageJobStatus(str, enum.Enum):
@@ -63,9 +65,10 @@ JobStep = Callable[[ImageJob, Callable[[str], None]], None]
 class ImageJobs:
     """The process-wide record of image jobs, with a thread per running job."""
 
-    def __init__(self, log_dir: Path, clock: Clock | None = None) -> None:
+    def __init__(self, log_dir: Path, clock: Clock | None = None, max_records: int = MAX_JOB_RECORDS) -> None:
         self.log_dir = log_dir
         self.clock = clock or Clock()
+        self.max_records = max_records
         self._jobs: dict[str, ImageJob] = {}
         self._threads: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
@@ -88,6 +91,7 @@ class ImageJobs:
                            log_path=self.log_dir / f"{job_id}.log", created_at=self.clock.now())
             job.log_path.touch()
             self._jobs[job_id] = job
+            self._drop_old_records()
             thread = threading.Thread(target=self._run, args=(job, step, echo), name=f"image-job-{job_id}", daemon=True)
             self._threads[job_id] = thread
         logger.info("images job %s started: %s %s for %s", job.id, action.value, image, owner)
@@ -146,6 +150,13 @@ class ImageJobs:
                 return
         self._finish(job, ImageJobStatus.SUCCEEDED, None)
         logger.info("images job %s succeeded: %s %s", job.id, job.action.value, job.image)
+
+    def _drop_old_records(self) -> None:
+        """Forget the oldest finished jobs beyond `max_records`; call with the lock held."""
+        finished = sorted((j for j in self._jobs.values() if not j.is_active), key=lambda j: j.created_at)
+        for job in finished[:max(0, len(self._jobs) - self.max_records)]:
+            del self._jobs[job.id]
+            self._threads.pop(job.id, None)
 
     def _finish(self, job: ImageJob, status: ImageJobStatus, message: str | None) -> None:
         with self._lock:

@@ -14,6 +14,7 @@ from operatorflow.errors import BackendUnavailable, InvalidInput, NotFound, Oper
 from operatorflow.images import (
     NO_BUILDER_MESSAGE,
     DistributionRegistry,
+    ImageJobs,
     ImageJobStatus,
     ImageService,
     list_pushed_images,
@@ -453,3 +454,13 @@ def test_registry_insecure_invalid_value_rejected(monkeypatch):
         load_settings()
 
     assert str(caught.value) == "Invalid OPERATORFLOW_REGISTRY_INSECURE='maybe': use true or false."
+
+
+def test_oldest_finished_jobs_forgotten(fake_settings):
+    images = ImageService(fake_settings, jobs=ImageJobs(fake_settings.home / "images", max_records=2))
+    jobs = [_finished(images, images.submit_build(USER, str(SAMPLE_CONTEXT), f"sample:{n}")) for n in range(3)]
+
+    kept = images.jobs.list_jobs(USER)
+
+    assert [j.id for j in kept] == [jobs[2].id, jobs[1].id]
+    assert jobs[0].log_path.exists()
