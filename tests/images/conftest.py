@@ -67,7 +67,7 @@ class RegistryServer:
             except OSError:
                 time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"docker-registry did not answer within {REGISTRY_START_SECONDS} s")
+        raise RuntimeError(f"docker-registry did not respond within {REGISTRY_START_SECONDS} s")
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
@@ -115,23 +115,27 @@ def remove_local_images(prefix: str) -> None:
         subprocess.run([podman, "rmi", "--force", *references], capture_output=True, timeout=120)
 
 
-@pytest.fixture(scope="session")
-def base_image(tmp_path_factory):
-    """Import a root filesystem holding a static busybox as the base image of the sample build."""
-    podman = shutil.which("podman")
-    if podman is None or not BUSYBOX.exists():
-        pytest.skip("podman and a static /usr/bin/busybox are needed: apt-get install podman runc busybox-static")
-    folder = tmp_path_factory.mktemp("base")
+def import_busybox_base(podman: str, folder: Path, image: str) -> None:
+    """Import a root filesystem containing only a static busybox and a few applet links as `image`."""
     archive = folder / "rootfs.tar"
     with tarfile.open(archive, "w") as tar:
         tar.add(BUSYBOX, arcname="bin/busybox")
-        for applet in ("sh", "echo", "cat", "ls"):
+        for applet in ("sh", "echo", "cat", "ls", "sleep"):
             link = tarfile.TarInfo(f"bin/{applet}")
             link.type = tarfile.SYMTYPE
             link.linkname = "busybox"
             tar.addfile(link)
+    subprocess.run([podman, "import", str(archive), image], check=True, capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def base_image(tmp_path_factory):
+    """Import a base image made of a static busybox, for the sample build to start FROM."""
+    podman = shutil.which("podman")
+    if podman is None or not BUSYBOX.exists():
+        pytest.skip("podman and a static /usr/bin/busybox are needed: apt-get install podman runc busybox-static")
     # A name of this session's own, so test runs side by side never remove each other's base image.
     image = f"localhost/operatorflow-test-base:{uuid.uuid4().hex[:10]}"
-    subprocess.run([podman, "import", str(archive), image], check=True, capture_output=True, timeout=120)
+    import_busybox_base(podman, tmp_path_factory.mktemp("base"), image)
     yield image
     subprocess.run([podman, "rmi", "--force", image], capture_output=True, timeout=120)
