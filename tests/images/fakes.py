@@ -15,6 +15,7 @@ import io
 import json
 import tarfile
 import threading
+import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -26,6 +27,9 @@ FAILING_BUILD_ARG = "FAKE_FAIL"
 """A build argument that makes the fake build fail with exit status 1, as a broken Dockerfile would."""
 BLOCKING_BUILD_ARG = "FAKE_BLOCK"
 """A build argument that makes the fake build wait until `release_builds` is called."""
+SLOW_BUILD_ARG = "FAKE_SLOW_SECONDS"
+"""A build argument that makes the fake build pause this many seconds between two output lines,
+for a browser test in another process to watch the log grow."""
 
 _built: set[tuple[str, str]] = set()
 _release = threading.Event()
@@ -52,6 +56,10 @@ class FakeImageBuilder(ImageBuilder):
         if BLOCKING_BUILD_ARG in build_args:
             _release.clear()
             _release.wait(timeout_seconds)
+        if SLOW_BUILD_ARG in build_args:
+            output("STEP 2/3: waiting")
+            time.sleep(min(float(build_args[SLOW_BUILD_ARG]), timeout_seconds))
+            output("STEP 3/3: done waiting")
         if FAILING_BUILD_ARG in build_args:
             output("error: the build failed on purpose")
             return 1
