@@ -7,6 +7,7 @@ import json
 import sys
 
 from operatorflow.images import ImageJobStatus, ImageService, parse_build_args
+from operatorflow.images.builders import stop_running_commands
 from operatorflow.service import OperatorFlow
 
 EXIT_OK = 0
@@ -59,7 +60,8 @@ def run_image_command(args: argparse.Namespace, service: OperatorFlow, user: str
     try:
         finished = images.jobs.wait_for_job(user, job.id)
     except KeyboardInterrupt:
-        print(f"Stopped; the {job.action.value} of {job.image} was interrupted.", file=sys.stderr)
+        stop_running_commands()
+        print(f"Stopped: the {job.action.value} of {job.image} was interrupted.", file=sys.stderr)
         raise SystemExit(130)
 
     if finished.status is ImageJobStatus.SUCCEEDED:

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -116,24 +117,22 @@ class _CommandImageBuilder(ImageBuilder):
         """Return the push command line; it names the auth file, never the credentials."""
 
 
-class PodmanImageBuilder(_CommandImageBuilder):
+class _ContainersImageBuilder(_CommandImageBuilder):
+    """podman and buildah, which share their push options, auth file and image storage."""
+
+    def _push_arguments(self, reference: str, auth_file: Path | None, tls_verify: bool) -> list[str]:
+        arguments = [self.executable, "push", f"--tls-verify={'true' if tls_verify else 'false'}"]
+        if auth_file is not None:
+            arguments += ["--authfile", str(auth_file)]
+        return [*arguments, reference, f"docker://{reference}"]
+
+
+class PodmanImageBuilder(_ContainersImageBuilder):
     name = "podman"
 
-    def _push_arguments(self, reference: str, auth_file: Path | None, tls_verify: bool) -> list[str]:
-        arguments = [self.executable, "push", f"--tls-verify={'true' if tls_verify else 'false'}"]
-        if auth_file is not None:
-            arguments += ["--authfile", str(auth_file)]
-        return [*arguments, reference, f"docker://{reference}"]
 
-
-class BuildahImageBuilder(_CommandImageBuilder):
+class BuildahImageBuilder(_ContainersImageBuilder):
     name = "buildah"
-
-    def _push_arguments(self, reference: str, auth_file: Path | None, tls_verify: bool) -> list[str]:
-        arguments = [self.executable, "push", f"--tls-verify={'true' if tls_verify else 'false'}"]
-        if auth_file is not None:
-            arguments += ["--authfile", str(auth_file)]
-        return [*arguments, reference, f"docker://{reference}"]
 
 
 class DockerImageBuilder(_CommandImageBuilder):
@@ -182,12 +181,14 @@ def detect_image_builder(preferred: str = "") -> ImageBuilder:
 def run_streaming(arguments: list[str], output: LineSink, timeout_seconds: float, label: str) -> int:
     """Run a command, pass each line of its merged stdout and stderr to `output`, and return its exit status.
 
-    The process is killed at the deadline, and OperationTimedOut is raised.
+    The command runs in a process group of its own, so that at the deadline the whole group is
+    killed, including children that keep the output pipe open; then OperationTimedOut is raised.
     """
     logger.info("images running %s", " ".join(arguments))
     try:
         process = subprocess.Popen(arguments, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, text=True, errors="replace", bufsize=1)
+                                   stdin=subprocess.DEVNULL, text=True, errors="replace", bufsize=1,
+                                   start_new_session=True)
     except OSError as exc:
         raise BackendUnavailable(f"Could not start {arguments[0]}: {exc}. {NO_BUILDER_MESSAGE}") from exc
 
@@ -195,10 +196,12 @@ def run_streaming(arguments: list[str], output: LineSink, timeout_seconds: float
 
     def kill_at_deadline() -> None:
         timed_out.set()
-        process.kill()
+        _kill_group(process.pid)
 
     timer = threading.Timer(timeout_seconds, kill_at_deadline)
     timer.daemon = True
+    with _running_lock:
+        _running_groups.add(process.pid)
     timer.start()
     try:
         assert process.stdout is not None
@@ -208,8 +211,10 @@ def run_streaming(arguments: list[str], output: LineSink, timeout_seconds: float
     finally:
         timer.cancel()
         if process.poll() is None:
-            process.kill()
+            _kill_group(process.pid)
             process.wait()
+        with _running_lock:
+            _running_groups.discard(process.pid)
 
     if timed_out.is_set():
         raise OperationTimedOut(
@@ -218,6 +223,29 @@ def run_streaming(arguments: list[str], output: LineSink, timeout_seconds: float
         )
     logger.info("images %s exited with status %s", label, status)
     return status
+
+
+def stop_running_commands() -> None:
+    """Kill every build or push command this process started that is still running.
+
+    The command line calls it on Ctrl-C, which reaches only its own process group, not the commands'.
+    """
+    with _running_lock:
+        groups = list(_running_groups)
+    for group in groups:
+        _kill_group(group)
+
+
+_running_groups: set[int] = set()
+_running_lock = threading.Lock()
+
+
+def _kill_group(group: int) -> None:
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    logger.info("images killed process group %s", group)
 
 
 def _write_auth_file(folder: Path, auth: RegistryAuth) -> Path:

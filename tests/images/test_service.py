@@ -340,19 +340,22 @@ def test_redactor_replaces_every_secret():
     assert redact("user:s3cret token czNjcmV0 end") == "user:*** token *** end"
 
 
+# The sleep is a child of sh that holds the output pipe, so without killing the whole process group
+# the read would last the full 30 s, past this test's time limit.
+@pytest.mark.timeout(20)
 def test_streaming_command_stopped_at_deadline(caplog):
     lines: list[str] = []
     caplog.set_level(logging.INFO, logger="operatorflow.images")
 
     with pytest.raises(OperationTimedOut) as caught:
-        run_streaming(["sh", "-c", "echo started; sleep 30"], lines.append, 0.5, "sh build")
+        run_streaming(["sh", "-c", "echo started; sleep 30; echo finished"], lines.append, 0.5, "sh build")
 
     assert lines == ["started"]
     assert str(caught.value) == (
         "sh build did not finish within 0.5 s and was stopped; raise OPERATORFLOW_IMAGE_JOB_TIMEOUT_SECONDS for "
         "longer builds."
     )
-    assert "images running sh -c echo started; sleep 30" in caplog.messages
+    assert "images running sh -c echo started; sleep 30; echo finished" in caplog.messages
 
 
 def test_fake_push_lists_image_in_registry(registry_settings):
