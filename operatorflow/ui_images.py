@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from operatorflow import ui
+from operatorflow.errors import OperatorFlowError
 from operatorflow.images import ImageJobStatus, ImageService, parse_build_args
 from operatorflow.service import OperatorFlow
 
@@ -37,6 +38,11 @@ def render_image_builds(service: OperatorFlow, user: str) -> None:
     else:
         st.caption("Builds a folder on the server with podman, buildah or Docker. No registry is set, so images "
                    "stay on the server: set OPERATORFLOW_REGISTRY_URL to push them.")
+    # A missing tool is shown before the form is filled in, not only after Build is pressed.
+    try:
+        images.get_builder()
+    except OperatorFlowError as exc:
+        st.warning(str(exc))
 
     with st.form("kubeflow_image_form"):
         context = st.text_input(

@@ -8,6 +8,7 @@ import uuid
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from operatorflow.images import NO_BUILDER_MESSAGE
 from tests.images import fakes
 from tests.images.conftest import FAKE_BUILDER, REGISTRY_PASSWORD, REGISTRY_USER, SAMPLE_CONTEXT, remove_local_images
 from tests.images.conftest import base_image, registry_server  # noqa: F401 - fixtures from tests/images
@@ -69,6 +70,26 @@ def test_section_without_registry_explains_setting(signed_in_app):
             "the server: set OPERATORFLOW_REGISTRY_URL to push them.") in captions
     assert "No builds or pushes yet: fill in the folder and the tag, then press Build." in captions
     assert "No pushed images under the registry path yet." in captions
+
+
+@pytest.fixture
+def no_builder_env(app_env, tmp_path, monkeypatch):
+    """The app with builder detection on and no podman, buildah or docker on PATH."""
+    monkeypatch.delenv("OPERATORFLOW_IMAGE_BUILDER")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    return app_env
+
+
+def test_missing_builder_warned_before_build(no_builder_env, signed_in_app):
+    open_page(signed_in_app, "kubeflow")
+    warnings_before = [w.value for w in signed_in_app.warning]
+    _fill_form(signed_in_app, str(SAMPLE_CONTEXT), "sample:1.0")
+
+    signed_in_app.button(key=BUILD_BUTTON).click()
+    run(signed_in_app)
+
+    assert warnings_before == [NO_BUILDER_MESSAGE]
+    assert errors(signed_in_app) == [NO_BUILDER_MESSAGE]
 
 
 def test_build_shows_job_log(signed_in_app):
