@@ -83,7 +83,7 @@ def test_push_without_registry_exits_2(home, capsys):
     assert capsys.readouterr().err.startswith("error: No registry is set: set OPERATORFLOW_REGISTRY_URL")
 
 
-def test_list_without_registry_says_so(home, capsys):
+def test_list_without_registry_explains(home, capsys):
     code = cli.main(["images", "list"])
 
     assert code == 0
