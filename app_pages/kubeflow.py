@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from operatorflow import ui, ui_containers
+from operatorflow import ui, ui_containers, ui_images
 from operatorflow.engines.kubeflow import SERVER_WORKFLOW_PREFIX
 from operatorflow.errors import OperatorFlowError
 from operatorflow.status import ACTIVE_STATUSES
@@ -91,3 +91,4 @@ ui.render_workflow_runs(service, user, workflow.name, key_prefix="kubeflow",
                         render_result=ui.render_pipeline_result)
 
 ui_containers.render_container_section(service, user)
+ui_images.render_image_builds(service, user)

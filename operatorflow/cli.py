@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 from operatorflow.cli_credentials import add_credentials_commands, run_credentials_command
 from operatorflow.cli_databricks import add_databricks_commands, run_databricks_command
+from operatorflow.cli_images import add_image_commands, run_image_command
 from operatorflow.cli_kubeflow import (
     SERVER_WORKFLOW_PREFIX,
     add_kubeflow_commands,
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_databricks_commands(commands, common)
     add_credentials_commands(commands, common)
     add_kubeflow_commands(commands, common)
+    add_image_commands(commands, common)
 
     serve = commands.add_parser("serve", help="start the app over HTTPS with a worker inside it")
     serve.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -142,6 +144,8 @@ def _dispatch(args: argparse.Namespace, service: OperatorFlow, user: str) -> int
         return run_credentials_command(args, service, user)
     if args.command == "kubeflow":
         return run_kubeflow_command(args, service, user)
+    if args.command == "images":
+        return run_image_command(args, service, user)
     if args.runs_command == "list":
         statuses = [RunStatus(args.status)] if args.status else None
         runs = service.list_runs(user, workflow=args.workflow, statuses=statuses, limit=args.limit)

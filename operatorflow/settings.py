@@ -149,6 +149,25 @@ class Settings:
     """Seconds to wait for the server to confirm a cancellation before the run is marked CANCELED anyway."""
     kubeflow_unreachable_timeout_seconds: float = 900.0
     """Seconds a run's status may stay unreadable (server errors, no connection) before the run is marked FAILED."""
+    # Images: building with podman, buildah or Docker and pushing to a registry
+    registry_url: str = ""
+    """Registry and path that images are pushed under, such as 127.0.0.1:5000/team or
+    123456789012.dkr.ecr.eu-west-1.amazonaws.com/team; empty means images are built locally only."""
+    registry_username: str = ""
+    """User name for a registry other than ECR; the secret provider may supply it instead."""
+    registry_password: str = dataclasses.field(default="", repr=False)
+    """Password or access token for that registry. Never printed."""
+    registry_insecure: bool = False
+    """Push over plain HTTP or with an unverified certificate; loopback registries are always allowed to."""
+    registry_ecr_endpoint_url: str = ""
+    """Endpoint of the ECR API; empty means the AWS default for the registry's region. Tests point it at moto."""
+    image_builder: str = ""
+    """podman, buildah, docker, or module:callable returning an ImageBuilder; empty picks the first installed tool."""
+    image_build_roots: str = ""
+    """Folders that build contexts must lie in, separated by the path separator (`:`); empty means the
+    project folder and the data folder."""
+    image_job_timeout_seconds: float = 3600.0
+    """Seconds after which a build or push is stopped."""
 
     @property
     def resolved_database_url(self) -> str:
@@ -200,6 +219,8 @@ def _convert(field: dataclasses.Field, raw: str) -> object:
             return int(raw)
         if kind in ("float", float):
             return float(raw)
+        if kind in ("bool", bool):
+            return _convert_bool(name, raw)
     except ValueError as exc:
         raise InvalidInput(f"Invalid {name}={raw!r}: expected a {kind}.") from exc
     return raw
@@ -248,3 +269,10 @@ def _validate_auth_mode(settings: Settings) -> None:
                 f"Invalid {ENV_PREFIX}ALB_PUBLIC_KEY_URL {settings.alb_public_key_url!r}: it needs a {{kid}} placeholder, "
                 "such as https://public-keys.auth.elb.eu-west-1.amazonaws.com/{kid}."
             )
+def _convert_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise InvalidInput(f"Invalid {name}={raw!r}: use true or false.")

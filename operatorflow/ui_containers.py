@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from operatorflow import ui
+from operatorflow.errors import OperatorFlowError
 from operatorflow.containers.spec import BUILTIN_NAME, RESOURCE_PARAMETERS
 from operatorflow.registry import Run
 from operatorflow.service import OperatorFlow
@@ -21,12 +22,19 @@ _RESOURCE_LABELS = {
 }
 
 
-def list_images() -> list[str]:
-    """Return image names to offer in the image picker, such as the images pushed to this installation's registry.
+def list_images(service: OperatorFlow) -> list[str]:
+    """Return the images pushed to this installation's registry, to offer in the image picker.
 
-    Nothing fills it yet, so the image is typed in.
+    A registry that cannot be listed gives an empty list and a caption saying why, so the image can
+    still be typed in.
     """
-    return []
+    from operatorflow import ui_images
+
+    try:
+        return ui_images.get_image_service(service).list_pushed_images()
+    except OperatorFlowError as exc:
+        st.caption(f"Pushed images cannot be listed: {exc}")
+        return []
 
 
 def render_container_section(service: OperatorFlow, user: str) -> None:
@@ -46,7 +54,7 @@ def render_container_section(service: OperatorFlow, user: str) -> None:
 
     with st.form(f"{KEY}_run_form"):
         if workflow.name == BUILTIN_NAME:
-            values = _image_inputs(workflow)
+            values = _image_inputs(service, workflow)
         else:
             values = {
                 p.name: ui.parameter_input(p, key=f"{KEY}_param_{workflow.name}_{p.name}")
@@ -77,9 +85,9 @@ def render_container_section(service: OperatorFlow, user: str) -> None:
                             render_result=render_container_result)
 
 
-def _image_inputs(workflow: Workflow) -> dict[str, str]:
+def _image_inputs(service: OperatorFlow, workflow: Workflow) -> dict[str, str]:
     key = f"{KEY}_param_{workflow.name}"
-    images = list_images()
+    images = list_images(service)
     if images:
         image = st.selectbox("Image", images, index=None, accept_new_options=True, key=f"{key}_image",
                              placeholder="Pick a pushed image or type a name") or ""

@@ -116,7 +116,7 @@ def test_catalog_workflow_shows_its_parameters(signed_in_app, service, fake_podm
 
 
 def test_pushed_images_are_offered(signed_in_app, monkeypatch):
-    monkeypatch.setattr(ui_containers, "list_images", lambda: ["registry.local/a:1", "registry.local/b:2"])
+    monkeypatch.setattr(ui_containers, "list_images", lambda service: ["registry.local/a:1", "registry.local/b:2"])
 
     open_page(signed_in_app, "kubeflow")
 

@@ -1,0 +1,69 @@
+"""The KubeFlow page in Chromium: a build's log and status update on their own while the build runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from operatorflow.settings import PROJECT_DIR
+from tests.browser.test_browser import (  # noqa: F401 - the browser fixtures of that module
+    _free_port,
+    _wait_for_health,
+    browser_context_args,
+    browser_type_launch_args,
+    create_account_and_sign_in,
+)
+from tests.images.conftest import FAKE_BUILDER, SAMPLE_CONTEXT
+from tests.images.fakes import SLOW_BUILD_ARG
+
+pytestmark = pytest.mark.browser
+
+BUILD_PAUSE_SECONDS = 4
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """Start the app with the fake image builder and its own data folder; stop it after the module."""
+    home = tmp_path_factory.mktemp("image-app-home")
+    port = _free_port()
+    env = {name: value for name, value in os.environ.items() if not name.startswith("OPERATORFLOW_")}
+    env.update(OPERATORFLOW_HOME=str(home), OPERATORFLOW_WORKER="none", OPERATORFLOW_PORT=str(port),
+               OPERATORFLOW_IMAGE_BUILDER=FAKE_BUILDER, PYTHONPATH=str(PROJECT_DIR))
+    log_path = home / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "operatorflow.serve"], cwd=PROJECT_DIR, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    url = f"https://localhost:{port}"
+    try:
+        _wait_for_health(url, process, log_path)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def test_build_log_grows_without_interaction(app_url, page: Page):
+    create_account_and_sign_in(page, app_url, "ada")
+    page.get_by_role("link", name="Open KubeFlow", exact=True).click()
+    expect(page.get_by_role("heading", name="KubeFlow", exact=True, level=1)).to_be_visible(timeout=15_000)
+    form = page.get_by_test_id("stForm").filter(has_text="Build folder on the server")
+    expect(form).to_be_visible(timeout=15_000)
+    form.get_by_role("textbox", name="Build folder on the server").fill(str(SAMPLE_CONTEXT))
+    form.get_by_role("textbox", name="Image name and tag").fill("sample:browser")
+    form.get_by_role("textbox", name="Build arguments").fill(f"{SLOW_BUILD_ARG}={BUILD_PAUSE_SECONDS}")
+
+    form.get_by_role("button", name="Build", exact=True).click()
+
+    log = page.get_by_test_id("stCode").filter(has_text="fake-builder build of localhost/sample:browser")
+    expect(log).to_contain_text("STEP 2/3: waiting", timeout=15_000)
+    expect(page.get_by_text("RUNNING", exact=True)).to_be_visible()
+    expect(log).to_contain_text("Built localhost/sample:browser.", timeout=(BUILD_PAUSE_SECONDS + 15) * 1000)
+    expect(page.get_by_text("SUCCEEDED", exact=True)).to_be_visible(timeout=15_000)
