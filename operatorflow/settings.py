@@ -79,6 +79,10 @@ class Settings:
     databricks_node_type: str = ""
     """Node type of new clusters, such as i3.xlarge; empty means the smallest type with at least 16 GB of memory."""
 
+    # Access control and private outputs
+    s3_presigned_url_seconds: int = 300
+    """Seconds a download URL of an S3 output stays valid, at most 900; it is issued only after the access check."""
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'operatorflow.db'}"
