@@ -242,13 +242,16 @@ class AccessPolicy:
 
     def check_enabled(self, user: str, action: Action, object_type: ObjectType) -> None:
         """Raise PermissionDenied when the user is disabled; used before listing, where no single object is checked."""
-        flags = self.users.get_user_flags(user)
-        if flags is not None and flags.disabled:
+        if self.is_disabled(user):
             logger.warning("access denied %s %s %s: the account is disabled", user, action.value, object_type.value)
             raise PermissionDenied(
                 f"User {user!r} is disabled, so it is not permitted to {action.value} {object_type.value}s; "
                 "ask an administrator to enable the account."
             )
+
+    def is_disabled(self, user: str) -> bool:
+        flags = self.users.get_user_flags(user)
+        return flags is not None and flags.disabled
 
     def is_admin(self, user: str) -> bool:
         flags = self.users.get_user_flags(user)

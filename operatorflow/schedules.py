@@ -152,6 +152,8 @@ class ScheduleService:
         self._clock = service.clock
         self.store = ScheduleStore(service.registry)
         self._databricks_engine = None
+        # Schedules already logged as skipped for a disabled owner, so the worker's passes do not repeat the warning.
+        self._skipped_disabled: set[str] = set()
 
     # What users do
 
@@ -288,6 +290,14 @@ class ScheduleService:
         for schedule in self.store.list_schedules(active_only=True):
             if schedule.engine_job_id:
                 continue  # Databricks runs the job on its own schedule.
+            if self._service.access.is_disabled(schedule.owner):
+                # NOTE: the slot is not marked as handled, so the schedule catches up once if the owner is enabled again.
+                if schedule.id not in self._skipped_disabled:
+                    self._skipped_disabled.add(schedule.id)
+                    logger.warning("schedules skipped schedule %s of %s: its owner %s is disabled", schedule.id,
+                                   schedule.workflow, schedule.owner)
+                continue
+            self._skipped_disabled.discard(schedule.id)
             try:
                 run_id = self._fire_if_due(schedule, now)
             except OperatorFlowError as exc:

@@ -13,6 +13,7 @@ from operatorflow import cli
 from operatorflow.clock import FakeClock
 from operatorflow.errors import InvalidInput, PermissionDenied
 from operatorflow.factory import build_service
+from operatorflow.registry.schema import users
 from operatorflow.schedules import next_run_times
 from operatorflow.settings import load_settings
 from operatorflow.status import RunStatus
@@ -332,6 +333,24 @@ def test_other_users_schedule_is_not_permitted(flow, action, verb):
     )
     assert flow.schedules.list_schedules("bob") == []
     assert flow.schedules.get_schedule("ada", schedule.id).paused is False
+
+
+def test_disabled_owner_schedule_does_not_fire(flow, clock, caplog):
+    schedule = _daily(flow, user="ada")
+    with flow.registry.begin() as conn:
+        conn.execute(users.insert().values(name="ada", source="local", is_admin=False, disabled=True,
+                                           created_at=clock.now(), updated_at=clock.now(), failed_sign_ins=0))
+    clock.advance(3 * HOUR)
+
+    with caplog.at_level(logging.WARNING, logger="operatorflow.schedules"):
+        fired = flow.schedules.fire_due_schedules()
+        fired_again = flow.schedules.fire_due_schedules()
+
+    assert fired == []
+    assert fired_again == []
+    assert flow.registry.list_runs() == []
+    assert caplog.messages == [
+        f"schedules skipped schedule {schedule.id} of {NOTEBOOK}: its owner ada is disabled"]
 
 
 def test_broken_output_location_skips_slot_with_error(flow, clock, caplog):

@@ -31,7 +31,13 @@ def check_bucket_private(client, bucket: str) -> None:
         response = client.get_public_access_block(Bucket=bucket)
         flags = response.get("PublicAccessBlockConfiguration", {})
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "NoSuchPublicAccessBlockConfiguration":
+        code = exc.response.get("Error", {}).get("Code")
+        if code == "NoSuchBucket":
+            raise InvalidInput(
+                f"The output bucket {bucket} does not exist: create it with public access blocked, or correct "
+                "OPERATORFLOW_OUTPUT_ROOT."
+            ) from exc
+        if code != "NoSuchPublicAccessBlockConfiguration":
             with _translated(f"s3://{bucket}"):
                 raise
         flags = {}

@@ -98,11 +98,12 @@ def test_public_bucket_policy_is_rejected(client, bucket):
     )
 
 
-def test_missing_bucket_is_not_found(client):
-    from operatorflow.errors import NotFound
-
-    with pytest.raises(NotFound, match="No object at s3://no-such-bucket-here"):
+def test_missing_bucket_is_rejected(client):
+    with pytest.raises(InvalidInput) as invalid:
         check_bucket_private(client, "no-such-bucket-here")
+
+    assert str(invalid.value) == ("The output bucket no-such-bucket-here does not exist: create it with public "
+                                  "access blocked, or correct OPERATORFLOW_OUTPUT_ROOT.")
 
 
 def test_created_bucket_blocks_public_access(client):
