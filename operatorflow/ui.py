@@ -411,6 +411,10 @@ def render_pipeline_result(service: OperatorFlow, user: str, run: Run) -> None:
     )
     st.dataframe(frame, hide_index=True, width="stretch")
 
+    from operatorflow.ui_access import render_output_download
+
+    render_output_download(service, user, run, objects)
+
 
 def _format_metric(value: Any) -> str:
     if value is None:

@@ -29,6 +29,28 @@ def render_workflow_sharing(service: OperatorFlow, user: str, workflow_name: str
         _render_grants(service, user, "workflow", workflow_name, key=f"{key_prefix}_sharing_{workflow_name}")
 
 
+def render_output_download(service: OperatorFlow, user: str, run: Run, objects: list[str]) -> None:
+    """Draw a picker and a download for one output object, fetched through the service's access check.
+
+    A local object is read into the page; an S3 object gets a short-lived download URL instead.
+    """
+    base = run.output_location.rstrip("/") + "/"
+    picked, action = st.columns([4, 1], vertical_alignment="bottom")
+    location = picked.selectbox("Object to download", objects, format_func=lambda item: item.removeprefix(base),
+                                key=f"run_download_{run.id}")
+    name = location.rsplit("/", 1)[-1]
+    try:
+        if location.startswith("s3://"):
+            url = service.get_output_download_url(user, run.id, location)
+            action.link_button("Download", url, icon=":material/download:")
+        else:
+            data = service.read_output_object(user, run.id, location)
+            action.download_button("Download", data, file_name=name, on_click="ignore",
+                                   icon=":material/download:", key=f"run_download_button_{run.id}")
+    except OperatorFlowError as exc:
+        st.error(str(exc))
+
+
 def _render_grants(service: OperatorFlow, user: str, object_type: str, object_id: str, key: str) -> None:
     try:
         grants = service.list_grants(user, object_type, object_id)

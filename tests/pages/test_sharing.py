@@ -93,3 +93,21 @@ def test_workflow_sharing_shares_later_runs(signed_in_app, service):
     later = service.submit_run(USER, WORD_COUNT, {})
 
     assert [r.id for r in service.list_runs(FRIEND)] == [later.id]
+
+
+def test_shared_model_run_offers_download(signed_in_app, service):
+    add_user(service, FRIEND)
+    add_user(service, USER)
+    theirs = service.submit_run(FRIEND, "taxi-tip-trainer", {})
+    output = service.stores.local.path_of(theirs.output_location)
+    (output / "model").mkdir(parents=True)
+    (output / "model" / "model.joblib").write_bytes(b"model")
+    finish_run(service, theirs.id, RunStatus.SUCCEEDED, metrics={"accuracy": 0.9})
+    service.grant_access(FRIEND, "run", theirs.id, USER, "view")
+
+    open_page(signed_in_app, "kubeflow")
+
+    picker = signed_in_app.selectbox(key=f"run_download_{theirs.id}")
+    assert picker.value == f"{theirs.output_location}/model/model.joblib"
+    assert len(signed_in_app.get("download_button")) == 1
+    assert errors(signed_in_app) == []
