@@ -300,7 +300,8 @@ def show_live_run(service: OperatorFlow, user: str, run_id: str, key_prefix: str
             return
         if started_active and run.status.is_terminal:
             st.rerun()
-        if run.status.is_active and st.button("Cancel run", key=f"{key_prefix}_cancel_{run.id}"):
+        can_cancel = run.status.is_active and service.can(user, "cancel", run)
+        if can_cancel and st.button("Cancel run", key=f"{key_prefix}_cancel_{run.id}"):
             try:
                 service.cancel_run(user, run.id)
             except OperatorFlowError as exc:

@@ -80,6 +80,7 @@ def test_shared_run_marked_without_controls(signed_in_app, service):
     assert label.format_func(theirs.id).endswith(f"· shared by {FRIEND}")
     assert f"Shared with you by {FRIEND}." in [c.value for c in signed_in_app.caption]
     assert not [t for t in signed_in_app.text_input if t.key == f"{share_form_key(theirs.id)}_grantee"]
+    assert not [b for b in signed_in_app.button if b.key == f"sparkflow_cancel_{theirs.id}"]
 
 
 def test_workflow_sharing_shares_later_runs(signed_in_app, service):
