@@ -218,9 +218,7 @@ class OperatorFlow:
     def read_output_object(self, user: str, run_id: str, location: str) -> bytes:
         """Return one object of the run's output; a location outside it is reported as not found."""
         run = self._run_for(user, Action.OUTPUTS, run_id)
-        base = run.output_location.rstrip("/") + "/"
-        if not location.startswith(base):
-            raise NotFound(f"No object {location!r} in the output of run {run.id}.")
+        _check_inside_output(run, location)
         return self.stores.for_location(location).read_bytes(location)
 
     def get_output_download_url(self, user: str, run_id: str, location: str) -> str:
@@ -232,9 +230,7 @@ class OperatorFlow:
         from operatorflow.storage.s3_access import presigned_download_url
 
         run = self._run_for(user, Action.OUTPUTS, run_id)
-        base = run.output_location.rstrip("/") + "/"
-        if not location.startswith(base):
-            raise NotFound(f"No object {location!r} in the output of run {run.id}.")
+        _check_inside_output(run, location)
         if not location.startswith("s3://"):
             raise InvalidInput(f"{location} is on local disk, so it has no download URL: read it with read_output_object.")
         url = presigned_download_url(self.stores.s3_client(), location, self.settings.s3_presigned_url_seconds)
@@ -379,6 +375,17 @@ def decode_result(result: str | None) -> Any:
         return json.loads(result)
     except ValueError:
         return result
+
+
+def _check_inside_output(run: Run, location: str) -> None:
+    """Raise NotFound unless `location` lies under the run's output location.
+
+    `..` segments are rejected too: the local store would resolve them, so `<output>/../<other run>/x`
+    would otherwise read another run's output past the access check.
+    """
+    base = run.output_location.rstrip("/") + "/"
+    if not location.startswith(base) or ".." in location[len(base):].split("/"):
+        raise NotFound(f"No object {location!r} in the output of run {run.id}.")
 
 
 def _checked_user(user: str) -> str:

@@ -535,3 +535,16 @@ def test_grants_table_in_database(world):
         rows = conn.execute(sa.text("SELECT grantee, permission FROM grants ORDER BY grantee")).all()
 
     assert [tuple(row) for row in rows] == [(RUNNER, "run"), (VIEWER, "view")]
+
+
+def test_output_path_outside_run_is_not_found(world):
+    shared_id = _share(world, "run")
+    private = world.get_run(OWNER, _make_run(world, NOTEBOOK))
+    shared = world.get_run(OWNER, shared_id)
+    escape = f"{shared.output_location}/../{private.id}/result.json"
+    assert escape.endswith(f"{private.id}/result.json")
+
+    with pytest.raises(NotFound) as missing:
+        world.read_output_object(VIEWER, shared_id, escape)
+
+    assert str(missing.value) == f"No object {escape!r} in the output of run {shared_id}."
