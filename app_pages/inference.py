@@ -20,7 +20,8 @@ if not models:
 def model_label(run) -> str:
     accuracy = (run.metrics or {}).get("accuracy")
     accuracy_text = f"accuracy {accuracy:.3f}" if isinstance(accuracy, (int, float)) else "accuracy -"
-    return f"{run.workflow} · {run.id} · finished {ui.format_time(run.finished_at)} · {accuracy_text}"
+    shared = f" · shared by {run.owner}" if run.owner != user else ""
+    return f"{run.workflow} · {run.id} · finished {ui.format_time(run.finished_at)} · {accuracy_text}{shared}"
 
 
 by_id = {run.id: run for run in models}

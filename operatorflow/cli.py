@@ -19,8 +19,9 @@ from operatorflow.cli_kubeflow import (
     run_kubeflow_command,
     submit_server_pipeline,
 )
+from operatorflow.cli_grants import add_grant_commands, run_grant_command
 from operatorflow.cli_schedules import add_schedule_commands, run_schedule_command
-from operatorflow.errors import BackendUnavailable, InvalidInput, OperatorFlowError
+from operatorflow.errors import BackendUnavailable, InvalidInput, OperatorFlowError, PermissionDenied
 from operatorflow.registry import Run
 from operatorflow.service import OperatorFlow, decode_result
 from operatorflow.status import RunStatus
@@ -31,6 +32,15 @@ EXIT_OK = 0
 EXIT_RUN_NOT_SUCCEEDED = 1
 EXIT_INVALID = 2
 EXIT_UNAVAILABLE = 3
+EXIT_NOT_PERMITTED = 4
+
+EXIT_CODES_HELP = """exit codes:
+  0  success
+  1  a run followed with --wait did not succeed
+  2  invalid input, or something not found
+  3  a backend (database, engine, object store) is unavailable
+  4  not permitted: the run, model or schedule is not yours or not shared with you, or it does not exist
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log each step to standard error")
 
     parser = argparse.ArgumentParser(prog="operatorflow", parents=[common],
-                                     description="Run Spark notebooks and ML pipelines through OperatorFlow.")
+                                     description="Run Spark notebooks and ML pipelines through OperatorFlow.",
+                                     epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", parents=[common], help="queue a run of a workflow and print its id")
@@ -69,6 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
     runs_cancel.add_argument("run_id", metavar="RUN_ID")
     runs_log = runs_commands.add_parser("log", parents=[common], help="print a run's log")
     runs_log.add_argument("run_id", metavar="RUN_ID")
+    runs_outputs = runs_commands.add_parser("outputs", parents=[common], help="list the objects a run wrote")
+    runs_outputs.add_argument("run_id", metavar="RUN_ID")
+    runs_outputs.add_argument("--json", action="store_true", help="print JSON only")
+    runs_rerun = runs_commands.add_parser("rerun", parents=[common],
+                                          help="queue a new run of a run's workflow with its parameters, owned by you")
+    runs_rerun.add_argument("run_id", metavar="RUN_ID")
+    runs_rerun.add_argument("--json", action="store_true", help="print JSON only")
+
+    models = commands.add_parser("models", parents=[common], help="list the trained models you may use")
+    models_commands = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    models_list = models_commands.add_parser("list", parents=[common],
+                                             help="list finished training runs with a model, yours and shared")
+    models_list.add_argument("--json", action="store_true", help="print JSON only")
 
     workflows = commands.add_parser("workflows", parents=[common], help="list the workflows you can run")
     workflows_commands = workflows.add_subparsers(dest="workflows_command", required=True, metavar="ACTION")
@@ -80,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_credentials_commands(commands, common)
     add_kubeflow_commands(commands, common)
     add_image_commands(commands, common)
+    add_grant_commands(commands, common)
 
     serve = commands.add_parser("serve", help="start the app over HTTPS with a worker inside it")
     serve.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -113,6 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BackendUnavailable as exc:
         logger.error("%s", exc)
         return _report_error(args, exc, EXIT_UNAVAILABLE)
+    except PermissionDenied as exc:
+        logger.warning("command not permitted: %s", exc)
+        return _report_error(args, exc, EXIT_NOT_PERMITTED)
     except OperatorFlowError as exc:
         logger.info("command failed: %s", exc)
         return _report_error(args, exc, EXIT_INVALID)
@@ -146,6 +174,15 @@ def _dispatch(args: argparse.Namespace, service: OperatorFlow, user: str) -> int
         return run_kubeflow_command(args, service, user)
     if args.command == "images":
         return run_image_command(args, service, user)
+    if args.command == "grants":
+        return run_grant_command(args, service, user)
+    if args.command == "models":
+        models = service.list_models(user)
+        if args.json:
+            _print_json([run_document(r) for r in models])
+        else:
+            _print_run_table(models)
+        return EXIT_OK
     if args.runs_command == "list":
         statuses = [RunStatus(args.status)] if args.status else None
         runs = service.list_runs(user, workflow=args.workflow, statuses=statuses, limit=args.limit)
@@ -167,6 +204,20 @@ def _dispatch(args: argparse.Namespace, service: OperatorFlow, user: str) -> int
         return EXIT_OK
     if args.runs_command == "log":
         print(service.read_run_log(user, args.run_id), end="")
+        return EXIT_OK
+    if args.runs_command == "outputs":
+        objects = service.list_output_objects(user, args.run_id)
+        if args.json:
+            _print_json(objects)
+        else:
+            print("\n".join(objects) if objects else "The run wrote no objects.")
+        return EXIT_OK
+    if args.runs_command == "rerun":
+        run = service.rerun_run(user, args.run_id)
+        if args.json:
+            _print_json(run_document(run))
+        else:
+            print(run.id)
         return EXIT_OK
     raise InvalidInput(f"Unknown command {args.command}; see `operatorflow --help`.")
 
@@ -276,11 +327,11 @@ def _print_run_table(runs: list[Run]) -> None:
     if not runs:
         print("No runs yet. Start one with `operatorflow run NAME`.")
         return
-    print(f"{'RUN ID':<13} {'WORKFLOW':<24} {'STATUS':<11} {'CREATED (UTC)':<20} DURATION")
+    print(f"{'RUN ID':<13} {'WORKFLOW':<24} {'STATUS':<11} {'CREATED (UTC)':<20} {'DURATION':<10} OWNER")
     for run in runs:
         duration = f"{run.duration_seconds:.1f} s" if run.duration_seconds is not None else "-"
         print(f"{run.id:<13} {run.workflow:<24} {run.status.value:<11} "
-              f"{run.created_at.strftime('%Y-%m-%d %H:%M:%S'):<20} {duration}")
+              f"{run.created_at.strftime('%Y-%m-%d %H:%M:%S'):<20} {duration:<10} {run.owner}")
 
 
 def _print_run(run: Run) -> None:

@@ -42,7 +42,7 @@ class DatabricksCatalog:
         active = {
             run.workflow
             for run in self.service.list_runs(owner, statuses=ACTIVE_STATUSES, limit=500)
-            if run.engine == self.engine.name
+            if run.engine == self.engine.name and run.owner == owner  # shared runs do not make a notebook RUNNING
         }
         catalog = {workflow.name for workflow in self.service.list_workflows()}
         return [

@@ -22,9 +22,22 @@ def build_service(settings: Settings | None = None, clock: Clock | None = None) 
     registry = RunRegistry(settings.resolved_database_url, clock)
     stores = ObjectStores(settings.project_dir, settings.s3_endpoint_url)
     service = OperatorFlow(settings, registry, Catalog(settings.catalog_dir), stores, clock)
+    check_output_root_private(settings, stores)
     logger.info("OperatorFlow ready: registry %s, catalog %s, outputs under %s",
                 registry.url, settings.catalog_dir, settings.resolved_output_root)
     return service
+
+
+def check_output_root_private(settings: Settings, stores: ObjectStores) -> None:
+    """Raise InvalidInput when the S3 bucket of the output root allows public access; local roots pass."""
+    root = settings.resolved_output_root
+    if not root.startswith("s3://"):
+        return
+    from operatorflow.storage import split_s3_location
+    from operatorflow.storage.s3_access import check_bucket_private
+
+    bucket, _ = split_s3_location(root)
+    check_bucket_private(stores.s3_client(), bucket)
 
 
 def configured_engines(settings: Settings, kind: WorkflowKind) -> list[str]:

@@ -1,8 +1,10 @@
 """The service that pages and the command line call: workflows, runs, outputs and predictions.
 
-Every method takes the acting user's name and returns only that user's runs. A run of another user
-is reported as not found, so its existence is not revealed. Methods read the registry and the object
-store only: nothing here waits on an engine, which is the worker's job.
+Every method takes the acting user's name and checks it with the access policy (see
+`operatorflow.access`) before it acts or returns data: a user sees their own runs and the runs
+shared with them, and an administrator gets every run. A run the user may not see and a run that does not
+exist raise the same PermissionDenied, so its existence is not revealed. Methods read the registry
+and the object store only: nothing here waits on an engine, which is the worker's job.
 """
 
 from __future__ import annotations
@@ -15,6 +17,18 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from operatorflow.access import (
+    AccessPolicy,
+    Action,
+    Grant,
+    GrantStore,
+    ObjectType,
+    Resource,
+    SqlUserDirectory,
+    missing_grant,
+    parse_object_type,
+    parse_permission,
+)
 from operatorflow.clock import Clock
 from operatorflow.containers.limits import check_run_request
 from operatorflow.errors import InvalidInput, NotFound, OperationTimedOut, RunFailed
@@ -45,7 +59,7 @@ class WorkflowStatus:
 
 class OperatorFlow:
     def __init__(self, settings: Settings, registry: RunRegistry, catalog: Catalog,
-                 stores: ObjectStores, clock: Clock | None = None) -> None:
+                 stores: ObjectStores, clock: Clock | None = None, access: AccessPolicy | None = None) -> None:
         self.settings = settings
         self.registry = registry
         self.catalog = catalog
@@ -53,6 +67,7 @@ class OperatorFlow:
         self.clock = clock or Clock()
         self._models: dict[str, Any] = {}
         self._submit_listeners: list[Callable[[], None]] = []
+        self.access = access or AccessPolicy(GrantStore(registry), SqlUserDirectory(registry))
 
     @functools.cached_property
     def schedules(self) -> ScheduleService:
@@ -85,7 +100,9 @@ class OperatorFlow:
         return self.catalog.get_workflow(name)
 
     def list_workflow_statuses(self, user: str, kind: WorkflowKind | None = None) -> list[WorkflowStatus]:
-        runs = self.registry.list_runs(owner=_checked_user(user), limit=500)
+        """Return each workflow with RUNNING or AVAILABLE from the user's own runs; shared runs do not count."""
+        self.access.check_enabled(_checked_user(user), Action.LIST, ObjectType.WORKFLOW)
+        runs = self.registry.list_runs(owner=user, limit=500)
         statuses = []
         for workflow in self.list_workflows(kind):
             own = [r for r in runs if r.workflow == workflow.name]
@@ -114,6 +131,7 @@ class OperatorFlow:
         """Queue a run; the worker starts it. Raises InvalidInput before queueing for bad parameters."""
         owner = _checked_user(user)
         workflow = self.get_workflow(workflow_name)
+        self.access.check(owner, Action.RUN, Resource.of_workflow(workflow.name))
         resolved = workflow.resolve_parameters(parameters or {})
         engines = self.list_engines(workflow.name)
         engine = engine or engines[0]
@@ -147,6 +165,7 @@ class OperatorFlow:
         The run goes to the workflow's own engine, the only one that can find it.
         """
         owner = _checked_user(user)
+        self.access.check(owner, Action.RUN, Resource.of_workflow(workflow.name))
         resolved = workflow.resolve_parameters(parameters or {})
         run_id = new_run_id()
         location = self._checked_output_location(output_location or self.default_output_location(workflow.name), run_id)
@@ -163,19 +182,23 @@ class OperatorFlow:
         for listener in self._submit_listeners:
             listener()
         return run
+    def rerun_run(self, user: str, run_id: str) -> Run:
+        """Queue a new run, owned by `user`, of the same workflow with the same parameters and engine."""
+        run = self._run_for(user, Action.RUN, run_id)
+        return self.submit_run(user, run.workflow, run.parameters, engine=run.engine)
 
     def get_run(self, user: str, run_id: str) -> Run:
-        run = self.registry.get_run(run_id.strip())
-        if run.owner != _checked_user(user):
-            raise NotFound(f"No run {run_id!r}: check the id with `operatorflow runs list`.")
-        return run
+        return self._run_for(user, Action.VIEW, run_id)
 
     def list_runs(self, user: str, *, workflow: str | None = None,
                   statuses: Iterable[RunStatus] | None = None, limit: int | None = None) -> list[Run]:
-        return self.registry.list_runs(owner=_checked_user(user), workflow=workflow, statuses=statuses, limit=limit)
+        """Return the user's own runs and those shared with them (every run for an administrator), newest first."""
+        self.access.check_enabled(_checked_user(user), Action.LIST, ObjectType.RUN)
+        return self.registry.list_runs(workflow=workflow, statuses=statuses, limit=limit,
+                                       where=self.access.visible_runs_clause(user))
 
     def cancel_run(self, user: str, run_id: str) -> Run:
-        run = self.get_run(user, run_id)
+        run = self._run_for(user, Action.CANCEL, run_id)
         if run.status.is_terminal:
             raise InvalidInput(f"Run {run.id} already ended {run.status.value}; there is nothing to cancel.")
         cancelled = self.registry.request_cancel(run.id)
@@ -203,12 +226,12 @@ class OperatorFlow:
 
     def get_run_result(self, user: str, run_id: str) -> Any:
         """Return the run's result decoded from JSON where it is JSON, else as text (None when absent)."""
-        run = self.get_run(user, run_id)
+        run = self._run_for(user, Action.OUTPUTS, run_id)
         return decode_result(run.result)
 
     def read_run_log(self, user: str, run_id: str, max_bytes: int = 200_000) -> str:
         """Return the last `max_bytes` of the run's log, or an empty string before it has one."""
-        run = self.get_run(user, run_id)
+        run = self._run_for(user, Action.LOGS, run_id)
         if not run.log_location:
             return ""
         path = Path(run.log_location)
@@ -223,21 +246,35 @@ class OperatorFlow:
         return text
 
     def list_output_objects(self, user: str, run_id: str) -> list[str]:
-        run = self.get_run(user, run_id)
+        run = self._run_for(user, Action.OUTPUTS, run_id)
         return self.stores.for_location(run.output_location).list_objects(run.output_location)
 
     def read_output_object(self, user: str, run_id: str, location: str) -> bytes:
         """Return one object of the run's output; a location outside it is reported as not found."""
-        run = self.get_run(user, run_id)
-        base = run.output_location.rstrip("/") + "/"
-        if not location.startswith(base):
-            raise NotFound(f"No object {location!r} in the output of run {run.id}.")
+        run = self._run_for(user, Action.OUTPUTS, run_id)
+        _check_inside_output(run, location)
         return self.stores.for_location(location).read_bytes(location)
+
+    def get_output_download_url(self, user: str, run_id: str, location: str) -> str:
+        """Return a short-lived SigV4 URL for one S3 object of the run's output, after the access check.
+
+        NOTE: a URL stays valid until it expires even if the grant is revoked meanwhile, which is why
+        its lifetime is at most 15 minutes (OPERATORFLOW_S3_PRESIGNED_URL_SECONDS).
+        """
+        from operatorflow.storage.s3_access import presigned_download_url
+
+        run = self._run_for(user, Action.OUTPUTS, run_id)
+        _check_inside_output(run, location)
+        if not location.startswith("s3://"):
+            raise InvalidInput(f"{location} is on local disk, so it has no download URL: read it with read_output_object.")
+        url = presigned_download_url(self.stores.s3_client(), location, self.settings.s3_presigned_url_seconds)
+        logger.info("service %s got a download URL for %s of run %s", user, location, run.id)
+        return url
 
     # Models and predictions
 
     def list_models(self, user: str) -> list[Run]:
-        """Return the user's finished pipeline runs whose output contains a trained model, newest first."""
+        """Return the finished pipeline runs the user may see whose output contains a trained model, newest first."""
         from operatorflow import inference
 
         models = []
@@ -253,7 +290,7 @@ class OperatorFlow:
         """Return predictions for an uploaded CSV with the model of run `run_id`."""
         from operatorflow import inference
 
-        run = self.get_run(user, run_id)
+        run = self._run_for(user, Action.OUTPUTS, run_id, ObjectType.MODEL)
         if run.status is not RunStatus.SUCCEEDED:
             raise InvalidInput(f"Run {run.id} is {run.status.value}; pick a SUCCEEDED training run for predictions.")
         model = self._models.get(run.id)
@@ -265,7 +302,89 @@ class OperatorFlow:
         logger.info("service %s predicted %d rows with the model of run %s", user, len(predictions), run.id)
         return predictions
 
+    # Sharing
+
+    def can(self, user: str, action: Action | str, run: Run) -> bool:
+        """Return whether `user` may do `action` on `run`; pages use it to hide controls, the methods still check."""
+        return self.access.can(_checked_user(user), Action(action), Resource.of_run(run))
+
+    def grant_access(self, user: str, object_type: str, object_id: str, grantee: str, permission: str,
+                     owner: str | None = None) -> Grant:
+        """Share a run, or the runs of a workflow that `owner` (default: `user`) owns, with `grantee`.
+
+        Only the owner and administrators may grant. Granting again to the same grantee changes the permission.
+        """
+        resource = self._grant_resource(user, object_type, object_id, owner)
+        level = parse_permission(permission)
+        grantee = _checked_user(grantee.strip())
+        if grantee == resource.owner:
+            raise InvalidInput(f"{grantee} owns {resource.type.value} {resource.id!r} already: pick another user.")
+        self.access.check_grantee(grantee)
+
+        grant = self.access.grants.grant(object_type=resource.type, object_id=resource.id, owner=resource.owner or "",
+                                         grantee=grantee, permission=level, granted_by=user)
+        logger.info("access %s granted %s on %s %s of %s to %s", user, level.value, resource.type.value,
+                    resource.id, resource.owner, grantee)
+        return grant
+
+    def revoke_access(self, user: str, object_type: str, object_id: str, grantee: str,
+                      owner: str | None = None) -> None:
+        """Delete a grant; it takes effect at the grantee's next request. Raise NotFound when there was none."""
+        resource = self._grant_resource(user, object_type, object_id, owner)
+        grantee = grantee.strip()
+        if not self.access.grants.revoke(object_type=resource.type, object_id=resource.id,
+                                         owner=resource.owner or "", grantee=grantee):
+            raise missing_grant(resource.type, resource.id, resource.owner or "", grantee)
+        logger.info("access %s revoked %s %s of %s from %s", user, resource.type.value, resource.id,
+                    resource.owner, grantee)
+
+    def list_grants(self, user: str, object_type: str | None = None, object_id: str | None = None) -> list[Grant]:
+        """Return the grants the user made or received (every grant for an administrator), oldest first.
+
+        With `object_type` and `object_id`, return only that object's grants, which needs the right to grant on it.
+        """
+        user = _checked_user(user)
+        if object_type is not None and object_id is not None:
+            resource = self._grant_resource(user, object_type, object_id, None)
+            return self.access.grants.list_for_object(resource.type, resource.id, None if
+                                                      resource.type is ObjectType.RUN else resource.owner)
+
+        self.access.check_enabled(user, Action.LIST, ObjectType.RUN)
+        if self.access.is_admin(user):
+            found = self.access.grants.list_all()
+        else:
+            own = self.access.grants.list_for_owner(user)
+            received = self.access.grants.list_for_grantee(user)
+            found = sorted({g.id: g for g in own + received}.values(), key=lambda g: (g.created_at, g.id))
+        if object_type is not None:
+            found = [g for g in found if g.object_type == parse_object_type(object_type).value]
+        return found
+
+    def _grant_resource(self, user: str, object_type: str, object_id: str, owner: str | None) -> Resource:
+        """Return the object of a grant or revoke after checking that `user` may grant on it."""
+        user = _checked_user(user)
+        kind = parse_object_type(object_type)
+        if kind is ObjectType.RUN:
+            return Resource.of_run(self._run_for(user, Action.GRANT, object_id))
+
+        workflow = self.get_workflow(object_id.strip())
+        resource = Resource(ObjectType.WORKFLOW, workflow.name, _checked_user(owner or user), workflow.name)
+        self.access.check(user, Action.GRANT, resource)
+        return resource
+
     # Helpers
+
+    def _run_for(self, user: str, action: Action, run_id: str, object_type: ObjectType = ObjectType.RUN) -> Run:
+        """Return the run after checking the action; a missing run raises the same PermissionDenied as a foreign one."""
+        user = _checked_user(user)
+        run_id = (run_id or "").strip()
+        self.access.check_enabled(user, action, object_type)
+        try:
+            run = self.registry.get_run(run_id)
+        except NotFound:
+            raise self.access.denied(user, action, object_type, run_id) from None
+        self.access.check(user, action, Resource.of_run(run, object_type))
+        return run
 
     def _checked_output_location(self, location: str, run_id: str) -> str:
         location = location.strip().replace(RUN_ID_PLACEHOLDER, run_id)
@@ -290,6 +409,17 @@ def decode_result(result: str | None) -> Any:
         return json.loads(result)
     except ValueError:
         return result
+
+
+def _check_inside_output(run: Run, location: str) -> None:
+    """Raise NotFound unless `location` lies under the run's output location.
+
+    `..` segments are rejected too: the local store would resolve them, so `<output>/../<other run>/x`
+    would otherwise read another run's output past the access check.
+    """
+    base = run.output_location.rstrip("/") + "/"
+    if not location.startswith(base) or ".." in location[len(base):].split("/"):
+        raise NotFound(f"No object {location!r} in the output of run {run.id}.")
 
 
 def _checked_user(user: str) -> str:

@@ -168,6 +168,9 @@ class Settings:
     project folder and the data folder."""
     image_job_timeout_seconds: float = 3600.0
     """Seconds after which a build or push is stopped."""
+    # Access control and private outputs
+    s3_presigned_url_seconds: int = 300
+    """Seconds a download URL of an S3 output stays valid, at most 900; it is issued only after the access check."""
 
     @property
     def resolved_database_url(self) -> str:

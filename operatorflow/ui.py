@@ -223,13 +223,16 @@ def status_badge(status: str) -> None:
     st.badge(status, color=STATUS_COLORS.get(status, "gray"))  # type: ignore[arg-type]
 
 
-def run_label(run: Run) -> str:
-    """Label of a run in a select box: id and creation time.
+def run_label(run: Run, user: str | None = None) -> str:
+    """Label of a run in a select box: id, creation time, and the owner of a run that `user` does not own.
 
     It leaves out the status on purpose: Streamlit 1.67's browser side keeps showing the old label
     of the selected option when only that label changes, so a status there would go stale.
     """
-    return f"{run.id} · created {format_time(run.created_at)}"
+    label = f"{run.id} · created {format_time(run.created_at)}"
+    if user is not None and run.owner != user:
+        label += f" · shared by {run.owner}"
+    return label
 
 
 _MAX_TABLE_ERROR_CHARS = 200
@@ -247,10 +250,11 @@ def runs_frame(runs: list[Run]) -> pd.DataFrame:
             "finished": format_time(run.finished_at),
             "duration (s)": None if run.duration_seconds is None else round(run.duration_seconds, 1),
             "error": (run.error_message or "")[:_MAX_TABLE_ERROR_CHARS],
+            "owner": run.owner,
         }
         for run in runs
     ]
-    columns = ["run", "workflow", "status", "created", "started", "finished", "duration (s)", "error"]
+    columns = ["run", "workflow", "status", "created", "started", "finished", "duration (s)", "error", "owner"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -296,7 +300,8 @@ def show_live_run(service: OperatorFlow, user: str, run_id: str, key_prefix: str
             return
         if started_active and run.status.is_terminal:
             st.rerun()
-        if run.status.is_active and st.button("Cancel run", key=f"{key_prefix}_cancel_{run.id}"):
+        can_cancel = run.status.is_active and service.can(user, "cancel", run)
+        if can_cancel and st.button("Cancel run", key=f"{key_prefix}_cancel_{run.id}"):
             try:
                 service.cancel_run(user, run.id)
             except OperatorFlowError as exc:
@@ -311,10 +316,14 @@ def show_live_run(service: OperatorFlow, user: str, run_id: str, key_prefix: str
 def render_run_details(service: OperatorFlow, user: str, run: Run,
                        render_result: ResultRenderer | None = None) -> None:
     """Draw status, times, parameters, output location, error, result and log of one run."""
+    from operatorflow.ui_access import render_run_sharing
+
     title, badge = st.columns([4, 1], vertical_alignment="center")
     title.subheader(f"Run {run.id}")
     with badge:
         status_badge(run.status.value)
+    if run.owner != user:
+        st.caption(f"Shared with you by {run.owner}.")
 
     created, started, finished, duration = st.columns(4)
     created.caption(f"Created  \n{format_time(run.created_at)}")
@@ -351,6 +360,8 @@ def render_run_details(service: OperatorFlow, user: str, run: Run,
             show_error(exc)
         else:
             st.code(log or "The run has no log yet.", language=None)
+
+    render_run_sharing(service, user, run)
 
 
 def describe_pending(run: Run, now: dt.datetime) -> str | None:
@@ -421,6 +432,10 @@ def render_pipeline_result(service: OperatorFlow, user: str, run: Run) -> None:
     )
     st.dataframe(frame, hide_index=True, width="stretch")
 
+    from operatorflow.ui_access import render_output_download
+
+    render_output_download(service, user, run, objects)
+
 
 def _format_metric(value: Any) -> str:
     if value is None:
@@ -442,14 +457,17 @@ def show_catalog_problems(service: OperatorFlow, kind: WorkflowKind) -> None:
 
 def render_workflow_runs(service: OperatorFlow, user: str, workflow_name: str, key_prefix: str,
                          empty_hint: str, render_result: ResultRenderer | None = None) -> None:
-    """Draw the user's runs of one workflow: a run picker, Refresh, and the picked run, live while active."""
+    """Draw the runs of one workflow the user may see: a run picker, Refresh, and the picked run, live while active."""
+    from operatorflow.ui_access import render_workflow_sharing
+
     st.subheader(f"Your runs of {workflow_name}")
+    render_workflow_sharing(service, user, workflow_name, key_prefix)
     runs = service.list_runs(user, workflow=workflow_name, limit=50)
     if not runs:
         st.info(empty_hint)
         return
 
-    labels = {run.id: run_label(run) for run in runs}
+    labels = {run.id: run_label(run, user) for run in runs}
     selected_key = f"{key_prefix}_selected_run"
     if st.session_state.get(selected_key) not in labels:
         st.session_state[selected_key] = runs[0].id

@@ -87,18 +87,18 @@ def test_unknown_parameter_exits_2_and_queues_nothing(home, capsys):
     assert _json(capsys) == []
 
 
-def test_unknown_run_exits_2(home, capsys):
+def test_unknown_run_exits_not_permitted(home, capsys):
     code = cli.main(["runs", "show", "0000"])
 
-    assert code == 2
-    assert "No run '0000'" in capsys.readouterr().err
+    assert code == cli.EXIT_NOT_PERMITTED
+    assert "not permitted to view run '0000', or it does not exist" in capsys.readouterr().err
 
 
 def test_json_error_is_one_json_document(home, capsys):
     code = cli.main(["runs", "show", "0000", "--json"])
 
     document = _json(capsys)
-    assert code == 2
-    assert document["error"]["type"] == "NotFound"
-    assert "No run '0000'" in document["error"]["message"]
+    assert code == cli.EXIT_NOT_PERMITTED
+    assert document["error"]["type"] == "PermissionDenied"
+    assert "not permitted to view run '0000', or it does not exist" in document["error"]["message"]
 

@@ -11,8 +11,9 @@ import pytest
 
 from operatorflow import cli
 from operatorflow.clock import FakeClock
-from operatorflow.errors import InvalidInput, NotFound
+from operatorflow.errors import InvalidInput, PermissionDenied
 from operatorflow.factory import build_service
+from operatorflow.registry.schema import users
 from operatorflow.schedules import next_run_times
 from operatorflow.settings import load_settings
 from operatorflow.status import RunStatus
@@ -312,22 +313,44 @@ def test_delete_schedule_keeps_its_runs(flow, clock):
 
     assert flow.schedules.list_schedules("ada") == []
     assert flow.get_run("ada", run_id).id == run_id
-    with pytest.raises(NotFound):
+    with pytest.raises(PermissionDenied):
         flow.schedules.get_schedule("ada", schedule.id)
     clock.advance(24 * HOUR)
     assert flow.schedules.fire_due_schedules() == []
 
 
-@pytest.mark.parametrize("action", ["get_schedule", "pause_schedule", "resume_schedule", "delete_schedule"])
-def test_other_users_schedule_is_not_found(flow, action):
+@pytest.mark.parametrize("action, verb", [("get_schedule", "view"), ("pause_schedule", "change"),
+                                          ("resume_schedule", "change"), ("delete_schedule", "change")])
+def test_other_users_schedule_is_not_permitted(flow, action, verb):
     schedule = _daily(flow, user="ada")
 
-    with pytest.raises(NotFound) as error:
+    with pytest.raises(PermissionDenied) as error:
         getattr(flow.schedules, action)("bob", schedule.id)
 
-    assert str(error.value) == f"No schedule {schedule.id!r}: check the id with `operatorflow schedules list`."
+    assert str(error.value) == (
+        f"You are not permitted to {verb} schedule {schedule.id!r}, or it does not exist. "
+        "Check the id with `operatorflow schedules list`, or ask its owner to share it with you."
+    )
     assert flow.schedules.list_schedules("bob") == []
     assert flow.schedules.get_schedule("ada", schedule.id).paused is False
+
+
+def test_disabled_owner_schedule_does_not_fire(flow, clock, caplog):
+    schedule = _daily(flow, user="ada")
+    with flow.registry.begin() as conn:
+        conn.execute(users.insert().values(name="ada", source="local", is_admin=False, disabled=True,
+                                           created_at=clock.now(), updated_at=clock.now(), failed_sign_ins=0))
+    clock.advance(3 * HOUR)
+
+    with caplog.at_level(logging.WARNING, logger="operatorflow.schedules"):
+        fired = flow.schedules.fire_due_schedules()
+        fired_again = flow.schedules.fire_due_schedules()
+
+    assert fired == []
+    assert fired_again == []
+    assert flow.registry.list_runs() == []
+    assert caplog.messages == [
+        f"schedules skipped schedule {schedule.id} of {NOTEBOOK}: its owner ada is disabled"]
 
 
 def test_broken_output_location_skips_slot_with_error(flow, clock, caplog):
@@ -407,12 +430,13 @@ def test_cli_schedules_add_bad_cron_exits_2(cli_home, capsys):
     assert "error: Invalid cron expression '0 3 * *'" in capsys.readouterr().err
 
 
-def test_cli_schedules_delete_unknown_exits_2(cli_home, capsys):
+def test_cli_schedules_delete_unknown_exits_not_permitted(cli_home, capsys):
     code = cli.main(["schedules", "delete", "nope"])
 
-    assert code == 2
+    assert code == cli.EXIT_NOT_PERMITTED
     assert capsys.readouterr().err.strip() == (
-        "error: No schedule 'nope': check the id with `operatorflow schedules list`.")
+        "error: You are not permitted to change schedule 'nope', or it does not exist. "
+        "Check the id with `operatorflow schedules list`, or ask its owner to share it with you.")
 
 
 # Databricks: the workspace's own job schedule runs these, not the worker.

@@ -1,6 +1,6 @@
 import pytest
 
-from operatorflow.errors import InvalidInput, NotFound
+from operatorflow.errors import InvalidInput, NotFound, PermissionDenied
 from operatorflow.status import RunStatus
 
 NOTEBOOK = "shakespeare-wordcount"
@@ -41,12 +41,12 @@ def test_output_location_that_is_a_file_is_rejected(service, tmp_path):
         service.submit_run("ada", NOTEBOOK, output_location=str(existing))
 
 
-def test_other_users_run_is_reported_not_found(service):
+def test_other_users_run_is_not_permitted(service):
     run = service.submit_run("ada", NOTEBOOK)
 
-    with pytest.raises(NotFound, match=f"No run '{run.id}'"):
+    with pytest.raises(PermissionDenied, match=f"You are not permitted to view run '{run.id}', or it does not exist"):
         service.get_run("grace", run.id)
-    with pytest.raises(NotFound):
+    with pytest.raises(PermissionDenied, match=f"not permitted to cancel run '{run.id}'"):
         service.cancel_run("grace", run.id)
     assert service.list_runs("grace") == []
 

@@ -131,9 +131,12 @@ class RunRegistry:
         return _to_run(row)
 
     def list_runs(self, *, owner: str | None = None, workflow: str | None = None,
-                  statuses: Iterable[RunStatus] | None = None, limit: int | None = None) -> list[Run]:
-        """Return runs, newest first."""
+                  statuses: Iterable[RunStatus] | None = None, limit: int | None = None,
+                  where: sa.ColumnElement[bool] | None = None) -> list[Run]:
+        """Return runs, newest first; `where` is an extra condition, such as the runs a user may see."""
         query = runs.select().order_by(runs.c.created_at.desc(), runs.c.id)
+        if where is not None:
+            query = query.where(where)
         if owner is not None:
             query = query.where(runs.c.owner == owner)
         if workflow is not None:

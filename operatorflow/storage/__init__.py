@@ -42,6 +42,14 @@ class ObjectStores:
         if self._s3 is None:
             import boto3
 
-            client = boto3.client("s3", endpoint_url=self._s3_endpoint_url or None)
+            from botocore.config import Config
+
+            # SigV4, so that download URLs are signed with the current scheme and carry their expiry.
+            client = boto3.client("s3", endpoint_url=self._s3_endpoint_url or None,
+                                  config=Config(signature_version="s3v4"))
             self._s3 = S3ObjectStore(client)
         return self._s3
+
+    def s3_client(self):
+        """Return the boto3 S3 client, built at first use."""
+        return self._s3_store().client

@@ -26,6 +26,10 @@ class S3ObjectStore(ObjectStore):
         """`client` is a boto3 S3 client; the factory builds it from settings."""
         self._client = client
 
+    @property
+    def client(self):
+        return self._client
+
     def read_bytes(self, location: str) -> bytes:
         bucket, key = split_s3_location(location)
         with _translated(location):
