@@ -367,8 +367,10 @@ class OperatorFlow:
         if kind is ObjectType.RUN:
             return Resource.of_run(self._run_for(user, Action.GRANT, object_id))
 
-        workflow = self.get_workflow(object_id.strip())
-        resource = Resource(ObjectType.WORKFLOW, workflow.name, _checked_user(owner or user), workflow.name)
+        name = object_id.strip()
+        if not _is_server_workflow(name):
+            name = self.get_workflow(name).name
+        resource = Resource(ObjectType.WORKFLOW, name, _checked_user(owner or user), name)
         self.access.check(user, Action.GRANT, resource)
         return resource
 
@@ -400,6 +402,13 @@ class OperatorFlow:
         if path.exists() and not path.is_dir():
             raise InvalidInput(f"The output location {location} is an existing file; give a folder instead.")
         return str(path)
+
+
+def _is_server_workflow(name: str) -> bool:
+    """Return True for a workflow stored on a Kubeflow server (`kubeflow:NAME`), which the catalog does not list."""
+    from operatorflow.engines.kubeflow import SERVER_WORKFLOW_PREFIX
+
+    return name.startswith(SERVER_WORKFLOW_PREFIX)
 
 
 def decode_result(result: str | None) -> Any:

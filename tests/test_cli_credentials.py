@@ -92,7 +92,7 @@ def test_shared_needs_admin(home, service, monkeypatch, capsys):
     add_user(service.registry, "root", is_admin=True)
     allowed = set_from_stdin(monkeypatch, ["smtp-password", "--shared", "--user", "root"], SECRET)
 
-    assert (denied, allowed) == (2, 0)
+    assert (denied, allowed) == (4, 0)
     assert "error: Only administrators may change shared credentials, and ada is not one" in capsys.readouterr().err
     assert service.credentials.resolve_credential("ada", "smtp-password") == SECRET
 

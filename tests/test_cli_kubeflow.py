@@ -79,7 +79,7 @@ def test_foreign_namespace_is_not_permitted(home, fake, capsys, monkeypatch):
     code = cli.main(["kubeflow", "runs", "--user", "ada"])
 
     captured = capsys.readouterr()
-    assert code == cli.EXIT_INVALID
+    assert code == cli.EXIT_NOT_PERMITTED
     assert captured.err.strip() == (
         f"error: Kubeflow at {fake.host}: not permitted to list runs in namespace team-secret. Ask the Kubeflow "
         "administrator for access, or set OPERATORFLOW_KUBEFLOW_NAMESPACE to a namespace you may use."
