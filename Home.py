@@ -24,6 +24,7 @@ else:
         st.Page("app_pages/kubeflow.py", title="KubeFlow", icon=":material/account_tree:"),
         st.Page("app_pages/inference.py", title="Inference", icon=":material/model_training:"),
         st.Page("app_pages/monitoring.py", title="Monitoring", icon=":material/monitoring:"),
+        st.Page("app_pages/account.py", title="Account", icon=":material/manage_accounts:"),
     ]
     with st.sidebar:
         st.markdown(f"Signed in as **{user}**")

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 from operatorflow.cli_databricks import add_databricks_commands, run_databricks_command
 from operatorflow.cli_schedules import add_schedule_commands, run_schedule_command
+from operatorflow.cli_users import add_user_commands, run_user_command
 from operatorflow.errors import BackendUnavailable, InvalidInput, OperatorFlowError
 from operatorflow.registry import Run
 from operatorflow.service import OperatorFlow, decode_result
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_schedule_commands(commands, common)
     add_databricks_commands(commands, common)
+    add_user_commands(commands, common)
 
     serve = commands.add_parser("serve", help="start the app over HTTPS with a worker inside it")
     serve.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -129,6 +131,8 @@ def _dispatch(args: argparse.Namespace, service: OperatorFlow, user: str) -> int
         return run_schedule_command(args, service, user)
     if args.command == "databricks":
         return run_databricks_command(args, service, user)
+    if args.command == "users":
+        return run_user_command(args, service, user)
     if args.runs_command == "list":
         statuses = [RunStatus(args.status)] if args.status else None
         runs = service.list_runs(user, workflow=args.workflow, statuses=statuses, limit=args.limit)

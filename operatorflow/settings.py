@@ -79,6 +79,35 @@ class Settings:
     databricks_node_type: str = ""
     """Node type of new clusters, such as i3.xlarge; empty means the smallest type with at least 16 GB of memory."""
 
+    # Accounts: email links, sessions, sign-in limits and outgoing mail.
+    public_url: str = ""
+    """Address users open the app at, used in emailed links; empty means https://localhost:<port>."""
+    confirmation_hours: float = 24.0
+    """Hours a confirmation link stays valid."""
+    reset_hours: float = 2.0
+    """Hours a password-reset link stays valid."""
+    session_days: float = 7.0
+    """Days a browser session lasts before the user signs in again."""
+    max_failed_sign_ins: int = 5
+    """Failed sign-ins in a row that lock an account."""
+    lock_minutes: float = 15.0
+    """Minutes an account stays locked after max_failed_sign_ins failures."""
+    sign_in_delay_seconds: float = 1.0
+    """Pause after the first failed sign-in; it doubles with each further failure, up to 16 times this."""
+    smtp_host: str = ""
+    """SMTP server for outgoing mail; empty writes each message to `home/outbox` instead."""
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    """Switch the SMTP connection to TLS with STARTTLS before signing in and sending."""
+    smtp_user: str = ""
+    """SMTP user name; empty sends without SMTP authentication."""
+    smtp_password: str = dataclasses.field(default="", repr=False)
+    """SMTP password; never printed."""
+    smtp_ca_file: str = ""
+    """PEM file of certificate authorities that the SMTP server's certificate is checked against; empty means the system's."""
+    mail_from: str = "OperatorFlow <operatorflow@localhost>"
+    """Sender address of account emails."""
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'operatorflow.db'}"
@@ -128,6 +157,17 @@ def _convert(field: dataclasses.Field, raw: str) -> object:
             return int(raw)
         if kind in ("float", float):
             return float(raw)
+        if kind in ("bool", bool):
+            return _convert_bool(raw)
     except ValueError as exc:
         raise InvalidInput(f"Invalid {name}={raw!r}: expected a {kind}.") from exc
     return raw
+
+
+def _convert_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{raw!r} is not a boolean: use true or false")
