@@ -68,12 +68,12 @@ with create:
     with st.form("login_register", clear_on_submit=False):
         new_username = st.text_input("Username")
         email = st.text_input("Email")
-        first = st.text_input("Password", type="password")
+        chosen_password = st.text_input("Password", type="password")
         repeat = st.text_input("Repeat password", type="password")
         submitted = st.form_submit_button("Create account")
     if submitted:
         try:
-            created = account_service.register(new_username, email, first, repeat)
+            created = account_service.register(new_username, email, chosen_password, repeat)
         except accounts.MailNotSent as exc:
             st.error(f"Account {accounts.normalize_username(new_username)} created. {exc} "
                      "To send it again, use the Resend confirmation tab.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 
@@ -86,8 +87,16 @@ def _print_json(document: object) -> None:
 
 def _print_user_table(listed: list[User]) -> None:
     print(f"{'NAME':<20} {'EMAIL':<32} {'SOURCE':<13} {'ADMIN':<6} {'STATE':<12} LOCKED UNTIL (UTC)")
+    now = dt.datetime.now(dt.timezone.utc)
     for user in listed:
-        state = "disabled" if user.disabled else ("confirmed" if user.confirmed else "unconfirmed")
-        locked = user.locked_until.strftime("%Y-%m-%d %H:%M") if user.locked_until else "-"
+        if user.disabled:
+            state = "disabled"
+        elif user.confirmed:
+            state = "confirmed"
+        else:
+            state = "unconfirmed"
+        locked = "-"
+        if user.locked_until is not None and user.locked_until > now:
+            locked = user.locked_until.strftime("%Y-%m-%d %H:%M")
         print(f"{user.name:<20} {user.email or '-':<32} {user.source:<13} {'yes' if user.is_admin else 'no':<6} "
               f"{state:<12} {locked}")

@@ -112,7 +112,7 @@ def build_mailer(settings: Settings, secret_provider: SecretProvider | None = No
 
 
 def settings_secret_provider(settings: Settings) -> SecretProvider:
-    """Return a provider that answers `smtp-password` from the settings and nothing else."""
+    """Return a provider that returns the `smtp_password` setting for `smtp-password` and None for any other name."""
 
     def provide(name: str) -> str | None:
         if name == SMTP_PASSWORD_SECRET:

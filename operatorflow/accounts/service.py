@@ -1,4 +1,4 @@
-"""What a person does with a local account: register, confirm, sign in, reset or change the password."""
+"""Account actions of local users: registration, email confirmation, sign-in, password reset and change."""
 
 from __future__ import annotations
 
@@ -238,17 +238,17 @@ class AccountService:
         )
         self._send(user, "Confirm your OperatorFlow account", body, link, "confirmation")
 
-    def _send(self, user: User, subject: str, body: str, link: str, what: str) -> None:
+    def _send(self, user: User, subject: str, body: str, link: str, email_kind: str) -> None:
         assert user.email is not None
         try:
             self.mailer.send(compose(self.settings, user.email, subject, body))
         except BackendUnavailable as exc:
-            logger.error("accounts could not send the %s email of %s: %s", what, user.name, exc)
-            raise MailNotSent(f"The {what} email could not be sent: {exc}. Ask an administrator or try again.") \
+            logger.error("accounts could not send the %s email of %s: %s", email_kind, user.name, exc)
+            raise MailNotSent(f"The {email_kind} email could not be sent: {exc}. Ask an administrator or try again.") \
                 from exc
         if not self.settings.smtp_host:
             # With no SMTP server the outbox is the only copy, so the link goes to the log as well.
-            logger.info("accounts %s link for %s: %s", what, user.name, link)
+            logger.info("accounts %s link for %s: %s", email_kind, user.name, link)
 
 
 def _check_new_password(password: str, repeat: str, name: str, email: str | None) -> None:

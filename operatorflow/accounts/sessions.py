@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from operatorflow.accounts.users import hash_token, new_token
 from operatorflow.clock import Clock
+from operatorflow.errors import NotFound, PermissionDenied
 from operatorflow.registry import RunRegistry
 from operatorflow.registry.schema import sessions, users
 
@@ -29,10 +30,18 @@ class SessionStore:
         return self._lifetime
 
     def start(self, user_name: str) -> str:
-        """Start a session of `user_name` and return its token, which only the browser keeps."""
+        """Start a session of `user_name` and return its token, which only the browser keeps.
+
+        Raises NotFound for an unknown user and PermissionDenied for a disabled one.
+        """
         token = new_token()
         now = self._clock.now()
         with self._registry.begin() as conn:
+            disabled = conn.execute(sa.select(users.c.disabled).where(users.c.name == user_name)).scalar()
+            if disabled is None:
+                raise NotFound(f"No user {user_name!r}: a session needs an existing account.")
+            if disabled:
+                raise PermissionDenied(f"The account {user_name!r} is disabled: ask an administrator to enable it.")
             conn.execute(sessions.insert().values(
                 token_hash=hash_token(token), user_name=user_name, created_at=now,
                 expires_at=now + self._lifetime, last_seen_at=now,

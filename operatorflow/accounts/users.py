@@ -262,25 +262,25 @@ class UserStore:
         """Mark a token used and return its user's name; raise InvalidInput when it is unknown, used or expired."""
         now = self._clock.now()
         digest = hash_token(token.strip())
-        what = "confirmation" if purpose == PURPOSE_CONFIRM else "password-reset"
+        link_kind = "confirmation" if purpose == PURPOSE_CONFIRM else "password-reset"
         with self._registry.begin() as conn:
             row = conn.execute(account_tokens.select().where(
                 account_tokens.c.token_hash == digest, account_tokens.c.purpose == purpose,
             )).mappings().first()
             if row is None:
-                raise InvalidInput(f"This {what} link is not valid: copy the whole link from the email, "
+                raise InvalidInput(f"This {link_kind} link is not valid: copy the whole link from the email, "
                                    "or ask for a new one.")
             if row["used_at"] is not None:
-                raise InvalidInput(f"This {what} link was already used: ask for a new one if you still need it.")
+                raise InvalidInput(f"This {link_kind} link was already used: ask for a new one if you still need it.")
             if row["expires_at"] <= now:
-                raise InvalidInput(f"This {what} link expired at {row['expires_at']:%Y-%m-%d %H:%M} UTC: "
+                raise InvalidInput(f"This {link_kind} link expired at {row['expires_at']:%Y-%m-%d %H:%M} UTC: "
                                    "ask for a new one.")
             # The used_at condition makes two concurrent uses of one token succeed at most once.
             updated = conn.execute(account_tokens.update().where(
                 account_tokens.c.token_hash == digest, account_tokens.c.used_at.is_(None),
             ).values(used_at=now)).rowcount
         if updated != 1:
-            raise InvalidInput(f"This {what} link was already used: ask for a new one if you still need it.")
+            raise InvalidInput(f"This {link_kind} link was already used: ask for a new one if you still need it.")
         return row["user_name"]
 
     def check_token(self, token: str, purpose: str) -> str | None:

@@ -29,20 +29,20 @@ def tls_settings(account_settings, server, **overrides):
     return smtp_settings(account_settings, server, **values)
 
 
-def test_no_smtp_host_means_outbox(account_settings):
-    mailer = build_mailer(account_settings)
+def test_no_smtp_host_means_outbox(settings):
+    mailer = build_mailer(settings)
 
     assert isinstance(mailer, OutboxMailer)
-    assert mailer.folder == account_settings.home / "outbox"
+    assert mailer.folder == settings.home / "outbox"
 
 
-def test_outbox_file_is_private(account_settings, clock, caplog):
-    mailer = OutboxMailer(account_settings.home / "outbox", clock)
+def test_outbox_file_is_private(settings, clock, caplog):
+    mailer = OutboxMailer(settings.home / "outbox", clock)
 
     with caplog.at_level(logging.INFO, logger="operatorflow.accounts.mail"):
-        mailer.send(compose(account_settings, "ada@example.com", "Hello", "Body"))
+        mailer.send(compose(settings, "ada@example.com", "Hello", "Body"))
 
-    [path] = (account_settings.home / "outbox").glob("*.eml")
+    [path] = (settings.home / "outbox").glob("*.eml")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert caplog.messages == [f"mail wrote 'Hello' for ada@example.com to {path}"]
 
@@ -63,8 +63,8 @@ def test_registration_mail_through_smtp(account_settings, registry, clock, smtp_
     assert not (settings.home / "outbox").exists()
 
 
-def test_starttls_and_login(account_settings, smtp_tls_server):
-    settings = tls_settings(account_settings, smtp_tls_server, smtp_password=SMTP_PASSWORD)
+def test_starttls_and_login(settings, smtp_tls_server):
+    settings = tls_settings(settings, smtp_tls_server, smtp_password=SMTP_PASSWORD)
     mailer = build_mailer(settings)
 
     mailer.send(compose(settings, "ada@example.com", "Over TLS", "Body"))
@@ -74,8 +74,8 @@ def test_starttls_and_login(account_settings, smtp_tls_server):
     assert smtp_tls_server.handler.messages[0]["Subject"] == "Over TLS"
 
 
-def test_starttls_rejects_untrusted_certificate(account_settings, smtp_tls_server):
-    settings = tls_settings(account_settings, smtp_tls_server, smtp_password=SMTP_PASSWORD, smtp_ca_file="")
+def test_starttls_rejects_untrusted_certificate(settings, smtp_tls_server):
+    settings = tls_settings(settings, smtp_tls_server, smtp_password=SMTP_PASSWORD, smtp_ca_file="")
     mailer = build_mailer(settings)
 
     with pytest.raises(BackendUnavailable) as caught:
@@ -86,8 +86,8 @@ def test_starttls_rejects_untrusted_certificate(account_settings, smtp_tls_serve
     assert smtp_tls_server.handler.messages == []
 
 
-def test_secret_provider_supplies_smtp_password(account_settings, smtp_tls_server):
-    settings = tls_settings(account_settings, smtp_tls_server)
+def test_secret_provider_supplies_smtp_password(settings, smtp_tls_server):
+    settings = tls_settings(settings, smtp_tls_server)
     asked = []
 
     def provider(name):
@@ -100,8 +100,8 @@ def test_secret_provider_supplies_smtp_password(account_settings, smtp_tls_serve
     assert len(smtp_tls_server.handler.messages) == 1
 
 
-def test_wrong_smtp_password_says_what_to_check(account_settings, smtp_tls_server):
-    settings = tls_settings(account_settings, smtp_tls_server, smtp_password="wrong")
+def test_wrong_smtp_password_says_what_to_check(settings, smtp_tls_server):
+    settings = tls_settings(settings, smtp_tls_server, smtp_password="wrong")
 
     with pytest.raises(BackendUnavailable) as caught:
         build_mailer(settings).send(compose(settings, "ada@example.com", "Hi", "Body"))

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from operatorflow.accounts import SessionStore, UserStore
 from operatorflow.accounts.users import hash_token
+from operatorflow.errors import NotFound, PermissionDenied
 from operatorflow.registry.schema import sessions as sessions_table
 
 
@@ -32,6 +33,18 @@ def test_started_session_finds_its_user(sessions, registry):
         stored = conn.execute(sa.select(sessions_table.c.token_hash)).scalars().all()
     assert sessions.get_user(token) == "ada"
     assert stored == [hash_token(token)]
+
+
+def test_start_rejects_disabled_and_unknown_users(sessions, users):
+    users.set_disabled("ada", True)
+
+    with pytest.raises(PermissionDenied) as disabled:
+        sessions.start("ada")
+    with pytest.raises(NotFound) as unknown:
+        sessions.start("nobody")
+
+    assert str(disabled.value) == "The account 'ada' is disabled: ask an administrator to enable it."
+    assert str(unknown.value) == "No user 'nobody': a session needs an existing account."
 
 
 def test_unknown_token_finds_nobody(sessions):

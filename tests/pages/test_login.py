@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from operatorflow import accounts
-from operatorflow.accounts import RESET_PARAM, SIGN_IN_FAILED
+from operatorflow.accounts import CONFIRM_PARAM, RESET_PARAM, SIGN_IN_FAILED
 from operatorflow.factory import build_service
 from tests.outbox import link_token, outbox_messages
 from tests.pages.conftest import PASSWORD, USER, confirm_from_outbox, errors, new_session, register, run, sign_in
@@ -40,7 +40,7 @@ def test_register_confirm_then_sign_in_opens_home(app, app_env):
 
     confirm_from_outbox(app, app_env)
     assert successes(app) == [f"Email address confirmed for {USER}. Sign in below."]
-    assert RESET_PARAM not in app.query_params
+    assert CONFIRM_PARAM not in app.query_params
     sign_in(app, USER, PASSWORD)
 
     assert [t.value for t in app.title] == ["OperatorFlow"]
