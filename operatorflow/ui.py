@@ -51,7 +51,6 @@ STATUS_CHART_COLORS = {
 _USER_KEY = "router_user"
 _TOKEN_KEY = "router_session_token"
 _SIGN_OUT_KEY = "router_sign_out_requested"
-_SET_COOKIE_KEY = "router_set_cookie"
 _COOKIE_COMPONENT_KEY = "router_cookies"
 
 
@@ -113,17 +112,19 @@ def authenticate_session() -> None:
     st.session_state[_USER_KEY] = user
     st.session_state[_TOKEN_KEY] = token
 
-    # A sign-in reruns the app at once, which can drop the cookie component drawn before the rerun.
-    # Drawing it again in this run, which completes, lets the browser store the cookie.
-    if st.session_state.pop(_SET_COOKIE_KEY, False):
+    # A run can be cut short by the next one (a click, or the cookie component reporting), so the
+    # cookie is set again in each run until the browser sends it back.
+    if (cookies.cookies or {}).get(accounts.COOKIE_NAME) != token and _request_cookie() != token:
         _set_cookie(cookies, account_service, token)
 
 
 def sign_in_as(user_name: str) -> None:
-    """Start a session of `user_name` in this tab, set the browser's session cookie, and rerun the app.
+    """Start a session of `user_name` in this tab; the router sets the browser's session cookie.
 
-    The caller has proved who the user is (password, Cognito, a load balancer). Call it from the
-    script body, not from a widget callback, because it reruns the app.
+    The caller has proved who the user is (password, Cognito, a load balancer). Call it from a
+    widget callback, which Streamlit runs before the script, so the router shows the signed-in
+    pages in the same run and a rerun requested meanwhile cannot lose the sign-in. From the script
+    body, call `st.rerun()` after it. Raises PermissionDenied for a disabled account.
     """
     account_service = get_accounts()
     token = account_service.sessions.start(user_name)
@@ -132,9 +133,7 @@ def sign_in_as(user_name: str) -> None:
         _clear_session_state()
     st.session_state[_USER_KEY] = user_name
     st.session_state[_TOKEN_KEY] = token
-    st.session_state[_SET_COOKIE_KEY] = True
     logger.info("accounts %s signed in", user_name)
-    st.rerun()
 
 
 def current_user() -> str | None:
