@@ -45,8 +45,8 @@ with st.form("account_change_password"):
 
 outcome = st.session_state.pop("account_outcome", None)
 if outcome is not None:
-    shown, message = outcome
-    if shown == "success":
+    level, message = outcome
+    if level == "success":
         st.success(message)
     else:
         ui.show_error(message)

@@ -8,20 +8,20 @@ from operatorflow.errors import OperatorFlowError
 account_service = ui.get_accounts()
 
 # Each form acts in its submit button's callback, which Streamlit runs before the script. A rerun
-# requested while the script runs (the cookie component reports when it loads) can cut a run
-# short, but it cannot lose a callback's work; the outcome is kept under `login_outcome_<form>`.
+# requested while the script runs can cut the run short, and the cookie component requests one
+# when it loads. The callback's work survives that, and its outcome waits under `login_outcome_<form>`.
 
 
-def _outcome(form: str, shown: str, message: str | BaseException) -> None:
-    st.session_state[f"login_outcome_{form}"] = (shown, message)
+def _outcome(form: str, level: str, message: str | BaseException) -> None:
+    st.session_state[f"login_outcome_{form}"] = (level, message)
 
 
 def _show_outcome(form: str) -> None:
     outcome = st.session_state.pop(f"login_outcome_{form}", None)
     if outcome is None:
         return
-    shown, message = outcome
-    if shown == "success":
+    level, message = outcome
+    if level == "success":
         st.success(message)
     else:
         ui.show_error(message)
@@ -101,8 +101,8 @@ if confirm_token:
             "success", f"Email address confirmed for {confirmed.name}. Sign in below.")
 link_message = st.session_state.get("login_link_message")
 if link_message:
-    shown, text = link_message
-    (st.success if shown == "success" else st.error)(text)
+    level, text = link_message
+    (st.success if level == "success" else st.error)(text)
 _show_outcome("link")
 
 reset_token = st.query_params.get(accounts.RESET_PARAM)

@@ -88,15 +88,15 @@ def test_starttls_rejects_untrusted_certificate(settings, smtp_tls_server):
 
 def test_secret_provider_supplies_smtp_password(settings, smtp_tls_server):
     settings = tls_settings(settings, smtp_tls_server)
-    asked = []
+    requested_names = []
 
     def provider(name):
-        asked.append(name)
+        requested_names.append(name)
         return SMTP_PASSWORD
 
     build_mailer(settings, secret_provider=provider).send(compose(settings, "ada@example.com", "Hi", "Body"))
 
-    assert asked == ["smtp-password"]
+    assert requested_names == ["smtp-password"]
     assert len(smtp_tls_server.handler.messages) == 1
 
 
