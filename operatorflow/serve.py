@@ -67,7 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _prepare(settings: Settings):
-    """Check Java, make sure of the certificate and the command-line account, start the worker.
+    """Check Java, make sure of the certificate and the accounts, start the worker.
+
+    The accounts step imports an old accounts file and creates the command-line user.
 
     Nothing here imports Streamlit, so its configuration is read once, with the flags, just
     before the server starts.

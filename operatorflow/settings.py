@@ -104,7 +104,7 @@ class Settings:
     smtp_password: str = dataclasses.field(default="", repr=False)
     """SMTP password; never printed."""
     smtp_ca_file: str = ""
-    """PEM file of certificate authorities that the SMTP server's certificate is checked against; empty means the system's."""
+    """PEM file of the certificate authorities that the SMTP server's certificate must chain to; empty means the system's."""
     mail_from: str = "OperatorFlow <operatorflow@localhost>"
     """Sender address of account emails."""
 

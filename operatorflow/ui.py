@@ -193,7 +193,8 @@ def _cookie_manager():
 
 
 def _set_cookie(cookies, account_service: accounts.AccountService, token: str) -> None:
-    expires = dt.datetime.now() + account_service.sessions.lifetime
+    # Timezone-aware, so the ISO text that the component passes to the browser names its zone.
+    expires = dt.datetime.now(dt.timezone.utc) + account_service.sessions.lifetime
     cookies.set(accounts.COOKIE_NAME, token, key=f"{_COOKIE_COMPONENT_KEY}_set", expires_at=expires,
                 secure=True, same_site="strict")
 

@@ -195,7 +195,8 @@ class AccountService:
 
     # Administration (the `operatorflow users` commands)
 
-    def add_user(self, name: str, email: str, *, is_admin: bool = False, password: str | None = None) -> tuple[User, str | None]:
+    def add_user(self, name: str, email: str, *, is_admin: bool = False,
+                 password: str | None = None) -> tuple[User, str | None]:
         """Create a confirmed local account; without a password, email a reset link and return it too."""
         name = check_username(name)
         address = check_email(email)

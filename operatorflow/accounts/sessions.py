@@ -50,7 +50,10 @@ class SessionStore:
         return token
 
     def get_user(self, token: str) -> str | None:
-        """Return the user of a live session, or None when the session is unknown, ended or expired, or its user is disabled or gone."""
+        """Return the user of a live session.
+
+        Returns None when the session is unknown, ended or expired, or its user is disabled or gone.
+        """
         if not token:
             return None
         now = self._clock.now()
