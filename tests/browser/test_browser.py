@@ -95,7 +95,7 @@ def test_plain_http_gets_no_page(app_url):
 
 def test_sign_in_survives_reload_until_sign_out(app_url, app_home, page: Page):
     create_account_and_sign_in(page, app_url, app_home, "grace")
-    _wait_for_cookie(page, COOKIE_NAME)
+    cookie = _wait_for_cookie(page, COOKIE_NAME)
 
     page.reload()
 
@@ -105,6 +105,8 @@ def test_sign_in_survives_reload_until_sign_out(app_url, app_home, page: Page):
     page.reload()
     expect(page.get_by_role("tab", name="Sign in").first).to_be_visible(timeout=15_000)
     expect(page.get_by_text("Signed in as")).to_have_count(0)
+    assert cookie["secure"] is True
+    assert cookie["sameSite"] == "Strict"
 
 
 def test_sign_out_in_one_tab_ends_the_other(app_url, app_home, page: Page):
@@ -170,12 +172,13 @@ def create_account_and_sign_in(page: Page, app_url: str, app_home: Path, usernam
     expect(page.get_by_text(f"Signed in as {username}")).to_be_visible(timeout=15_000)
 
 
-def _wait_for_cookie(page: Page, name: str) -> None:
-    """Wait until the browser has a cookie: a component sets it after the page draws."""
+def _wait_for_cookie(page: Page, name: str) -> dict:
+    """Wait until the browser has a cookie and return it: a component sets it after the page draws."""
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        if any(cookie["name"] == name for cookie in page.context.cookies()):
-            return
+        for cookie in page.context.cookies():
+            if cookie["name"] == name:
+                return cookie
         page.wait_for_timeout(200)
     pytest.fail(f"The cookie {name} was never set within 15 s")
 

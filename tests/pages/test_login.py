@@ -222,6 +222,29 @@ def test_sign_in_logs_user(app, app_env, caplog):
     assert f"accounts {USER} signed in" in caplog.messages
 
 
+def test_sign_in_as_serves_other_sign_in_methods(app_env):
+    def script():
+        import streamlit as st
+
+        from operatorflow import ui
+
+        def sign_in_through_cognito():
+            user = ui.get_accounts().users.ensure_external_user("grace@corp", "grace@example.com", "cognito")
+            ui.sign_in_as(user.name)
+
+        ui.authenticate_session()
+        st.button("Cognito", key="external_sign_in", on_click=sign_in_through_cognito)
+        st.write(f"user={ui.current_user()}")
+
+    at = AppTest.from_function(script).run()
+
+    at.button(key="external_sign_in").click().run()
+
+    token = at.session_state["router_session_token"]
+    assert "user=grace@corp" in [m.value for m in at.markdown]
+    assert account_service(app_env).sessions.get_user(token) == "grace@corp"
+
+
 def test_show_error_for_product_and_unexpected_errors(caplog):
     def script():
         from operatorflow import ui
