@@ -39,6 +39,11 @@ def build_accounts(settings: Settings, registry: RunRegistry, clock: Clock | Non
     sessions = SessionStore(registry, dt.timedelta(days=settings.session_days), clock)
     import_accounts_file(settings, users)
     users.ensure_command_line_user(settings.default_user)
+    # Each process start clears out rows that can no longer sign anyone in.
+    removed_sessions, removed_tokens = sessions.delete_expired(), users.delete_expired_tokens()
+    if removed_sessions or removed_tokens:
+        logger.info("accounts deleted %d old session(s) and %d used or expired token(s)",
+                    removed_sessions, removed_tokens)
     return AccountService(settings, users, sessions, build_mailer(settings, secret_provider, clock), clock)
 
 

@@ -293,6 +293,14 @@ class UserStore:
             )).mappings().first()
         return row["user_name"] if row else None
 
+    def delete_expired_tokens(self) -> int:
+        """Delete tokens that expired or were used; return how many."""
+        now = self._clock.now()
+        with self._registry.begin() as conn:
+            return conn.execute(account_tokens.delete().where(
+                sa.or_(account_tokens.c.expires_at <= now, account_tokens.c.used_at.is_not(None))
+            )).rowcount
+
     # Internals
 
     def _with_failures(self, row: Any, values: dict[str, Any]) -> User:

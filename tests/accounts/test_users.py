@@ -155,3 +155,18 @@ def test_failures_lock_then_restart_after_lock(users, clock):
     assert counts == [1, 2]
     assert locked.locked_until == clock.now()
     assert after_lock.failed_sign_ins == 1
+
+
+def test_delete_expired_tokens_keeps_usable_ones(users, clock):
+    users.create("ada", email=None, source="local")
+    used = users.issue_token("ada", PURPOSE_RESET, dt.timedelta(hours=1))
+    users.use_token(used, PURPOSE_RESET)
+    expiring = users.issue_token("ada", PURPOSE_CONFIRM, dt.timedelta(hours=1))
+    clock.advance(3600)
+    usable = users.issue_token("ada", PURPOSE_CONFIRM, dt.timedelta(hours=24))
+
+    deleted = users.delete_expired_tokens()
+
+    assert deleted == 2
+    assert users.check_token(usable, PURPOSE_CONFIRM) == "ada"
+    assert users.check_token(expiring, PURPOSE_CONFIRM) is None
