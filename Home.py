@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from operatorflow import ui
+from operatorflow import ui, ui_sign_in
 
 ui.configure_logging()
 st.set_page_config(page_title="OperatorFlow", page_icon=":material/rocket_launch:", layout="wide")
 try:
-    ui.authenticate_session()
+    ui_sign_in.authenticate()
 except Exception as exc:  # noqa: BLE001 - show_error tells product errors from bugs
     ui.show_error(exc)
     st.stop()
@@ -25,10 +25,14 @@ else:
         st.Page("app_pages/inference.py", title="Inference", icon=":material/model_training:"),
         st.Page("app_pages/monitoring.py", title="Monitoring", icon=":material/monitoring:"),
         st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"),
+        st.Page("app_pages/account.py", title="Account", icon=":material/manage_accounts:"),
     ]
     with st.sidebar:
         st.markdown(f"Signed in as **{user}**")
-        st.button("Sign out", key="router_sign_out", icon=":material/logout:", on_click=ui.request_sign_out)
+        if ui_sign_in.offers_sign_out():
+            st.button("Sign out", key="router_sign_out", icon=":material/logout:", on_click=ui_sign_in.sign_out)
+        else:
+            st.caption("Sign out through your organisation's sign-in page.")
 
 page = st.navigation(pages)
 try:

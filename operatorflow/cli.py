@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 from operatorflow.cli_credentials import add_credentials_commands, run_credentials_command
 from operatorflow.cli_databricks import add_databricks_commands, run_databricks_command
+from operatorflow.cli_grants import add_grant_commands, run_grant_command
 from operatorflow.cli_images import add_image_commands, run_image_command
 from operatorflow.cli_kubeflow import (
     SERVER_WORKFLOW_PREFIX,
@@ -19,8 +20,8 @@ from operatorflow.cli_kubeflow import (
     run_kubeflow_command,
     submit_server_pipeline,
 )
-from operatorflow.cli_grants import add_grant_commands, run_grant_command
 from operatorflow.cli_schedules import add_schedule_commands, run_schedule_command
+from operatorflow.cli_users import add_user_commands, run_user_command
 from operatorflow.errors import BackendUnavailable, InvalidInput, OperatorFlowError, PermissionDenied
 from operatorflow.registry import Run
 from operatorflow.service import OperatorFlow, decode_result
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_kubeflow_commands(commands, common)
     add_image_commands(commands, common)
     add_grant_commands(commands, common)
+    add_user_commands(commands, common)
 
     serve = commands.add_parser("serve", help="start the app over HTTPS with a worker inside it")
     serve.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -183,6 +185,8 @@ def _dispatch(args: argparse.Namespace, service: OperatorFlow, user: str) -> int
         else:
             _print_run_table(models)
         return EXIT_OK
+    if args.command == "users":
+        return run_user_command(args, service, user)
     if args.runs_command == "list":
         statuses = [RunStatus(args.status)] if args.status else None
         runs = service.list_runs(user, workflow=args.workflow, statuses=statuses, limit=args.limit)

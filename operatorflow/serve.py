@@ -67,12 +67,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _prepare(settings: Settings):
-    """Check Java, make sure of the certificate and the command-line account, start the worker.
+    """Check Java, make sure of the certificate and the accounts, start the worker.
+
+    The accounts step imports an old accounts file and creates the command-line user.
 
     Nothing here imports Streamlit, so its configuration is read once, with the flags, just
     before the server starts.
     """
-    from operatorflow.accounts import ensure_command_line_user
+    from operatorflow.accounts import prepare_accounts
     from operatorflow.engines.spark_local import check_java
     from operatorflow.tls import ensure_certificate
 
@@ -81,8 +83,7 @@ def _prepare(settings: Settings):
         logger.warning("SparkFlow runs will fail until Java is fixed: %s", problem)
 
     cert_path, key_path = ensure_certificate(settings)
-    if ensure_command_line_user(settings):
-        logger.info("accounts created the command-line user %s", settings.default_user)
+    prepare_accounts(settings)
 
     if settings.worker == "thread":
         # Started here rather than on the first page view, so runs queued before a restart

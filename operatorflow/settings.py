@@ -171,6 +171,34 @@ class Settings:
     # Access control and private outputs
     s3_presigned_url_seconds: int = 300
     """Seconds a download URL of an S3 output stays valid, at most 900; it is issued only after the access check."""
+    # Accounts: email links, sessions, sign-in limits and outgoing mail.
+    public_url: str = ""
+    """Address users open the app at, used in emailed links; empty means https://localhost:<port>."""
+    confirmation_hours: float = 24.0
+    """Hours a confirmation link stays valid."""
+    reset_hours: float = 2.0
+    """Hours a password-reset link stays valid."""
+    session_days: float = 7.0
+    """Days a browser session lasts before the user signs in again."""
+    max_failed_sign_ins: int = 5
+    """Failed sign-ins in a row that lock an account."""
+    lock_minutes: float = 15.0
+    """Minutes an account stays locked after max_failed_sign_ins failures."""
+    sign_in_delay_seconds: float = 1.0
+    """Pause after the first failed sign-in; it doubles with each further failure, up to 16 times this."""
+    smtp_host: str = ""
+    """SMTP server for outgoing mail; empty writes each message to `home/outbox` instead."""
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    """Switch the SMTP connection to TLS with STARTTLS before signing in and sending."""
+    smtp_user: str = ""
+    """SMTP user name; empty sends without SMTP authentication."""
+    smtp_password: str = dataclasses.field(default="", repr=False)
+    """SMTP password; never printed."""
+    smtp_ca_file: str = ""
+    """PEM file of the certificate authorities that the SMTP server's certificate must chain to; empty means the system's."""
+    mail_from: str = "OperatorFlow <operatorflow@localhost>"
+    """Sender address of account emails."""
 
     @property
     def resolved_database_url(self) -> str:
@@ -272,6 +300,8 @@ def _validate_auth_mode(settings: Settings) -> None:
                 f"Invalid {ENV_PREFIX}ALB_PUBLIC_KEY_URL {settings.alb_public_key_url!r}: it needs a {{kid}} placeholder, "
                 "such as https://public-keys.auth.elb.eu-west-1.amazonaws.com/{kid}."
             )
+
+
 def _convert_bool(name: str, raw: str) -> bool:
     value = raw.strip().lower()
     if value in ("1", "true", "yes", "on"):

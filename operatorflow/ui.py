@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 import zoneinfo
 from typing import Any, Callable
 
@@ -48,12 +47,11 @@ STATUS_CHART_COLORS = {
     RunStatus.CANCELED.value: "#8b5cf6",
 }
 
-# Session-state keys of the router; the library keeps its own (`username`, `authentication_status`, ...).
-_AUTHENTICATOR_KEY = "router_authenticator"
-_ACCOUNTS_KEY = "router_accounts"
+# Session-state keys of the router.
+_USER_KEY = "router_user"
+_TOKEN_KEY = "router_session_token"
 _SIGN_OUT_KEY = "router_sign_out_requested"
-_SET_COOKIE_KEY = "router_set_cookie"
-_LIBRARY_KEYS = {"name", "authentication_status", "username", "email", "roles", "logout"}
+_COOKIE_COMPONENT_KEY = "router_cookies"
 
 
 @st.cache_resource(show_spinner=False)
@@ -77,35 +75,71 @@ def get_service() -> OperatorFlow:
 # Accounts and the signed-in user
 
 
-def authenticate_session() -> None:
-    """Build this script run's authenticator, then apply a requested sign-out or sign in from the cookie.
+@st.cache_resource(show_spinner=False)
+def get_accounts() -> accounts.AccountService:
+    """Return the process-wide account service on the registry's database."""
+    service = get_service()
+    return accounts.build_accounts(service.settings, service.registry, service.clock)
 
-    Call once per run, before `st.navigation`, because the page list depends on the outcome.
+
+def authenticate_session() -> None:
+    """Find this run's user from the session token, after applying a requested sign-out.
+
+    The token comes from this browser tab's session state, else from the cookie the browser sent
+    when it opened the page (`st.context.cookies`), so a reload and a second tab stay signed in.
+    Every run checks the token's row again, so a session ended elsewhere, an expired one and a
+    disabled user sign out at the next run. Call once per run, before `st.navigation`, because the
+    page list depends on the outcome.
     """
-    settings = get_service().settings
-    config = accounts.load_accounts(settings)
-    authenticator = accounts.build_authenticator(settings, config)
-    st.session_state[_AUTHENTICATOR_KEY] = authenticator
-    st.session_state[_ACCOUNTS_KEY] = config
+    account_service = get_accounts()
+    cookies = _cookie_manager()
 
     if st.session_state.pop(_SIGN_OUT_KEY, False):
-        _sign_out(authenticator)
+        _sign_out(account_service, cookies)
         return
 
-    if current_user() is None:
-        _sign_in_from_cookie(authenticator)
+    token = st.session_state.get(_TOKEN_KEY) or _request_cookie()
+    user = account_service.sessions.get_user(token) if token else None
+    if user is None:
+        previous = st.session_state.get(_USER_KEY)
+        if previous is not None:
+            logger.info("accounts %s signed out: the session ended, expired or the user was disabled", previous)
+            _clear_session_state()
+        return
 
-    # The sign-in page reruns the app at once, which can drop the cookie component it drew.
-    # Drawing the component again here, in a run that completes, lets the browser store the cookie.
-    if st.session_state.pop(_SET_COOKIE_KEY, False) and current_user() is not None:
-        authenticator.cookie_controller.set_cookie()
+    if st.session_state.get(_USER_KEY) != user:
+        logger.info("accounts %s signed in from the browser's session cookie", user)
+    st.session_state[_USER_KEY] = user
+    st.session_state[_TOKEN_KEY] = token
+
+    # A run can be cut short by the next one (a click, or the cookie component reporting), so the
+    # cookie is set again in each run until the browser sends it back.
+    if (cookies.cookies or {}).get(accounts.COOKIE_NAME) != token and _request_cookie() != token:
+        _set_cookie(cookies, account_service, token)
+
+
+def sign_in_as(user_name: str) -> None:
+    """Start a session of `user_name` in this tab; the router sets the browser's session cookie.
+
+    The caller has proved who the user is (password, Cognito, a load balancer). Call it from a
+    widget callback, which Streamlit runs before the script, so the router shows the signed-in
+    pages in the same run and a rerun requested meanwhile cannot lose the sign-in. From the script
+    body, call `st.rerun()` after it. Raises PermissionDenied for a disabled account.
+    """
+    account_service = get_accounts()
+    token = account_service.sessions.start(user_name)
+    if current_user() != user_name:
+        # Nothing that a previous user left in this tab may show to the next one.
+        _clear_session_state()
+    st.session_state[_USER_KEY] = user_name
+    st.session_state[_TOKEN_KEY] = token
+    logger.info("accounts %s signed in", user_name)
 
 
 def current_user() -> str | None:
     """Return the signed-in username of this session, or None."""
-    if st.session_state.get("authentication_status") and st.session_state.get("username"):
-        return str(st.session_state["username"])
-    return None
+    user = st.session_state.get(_USER_KEY)
+    return str(user) if user else None
 
 
 def require_user() -> str:
@@ -117,63 +151,61 @@ def require_user() -> str:
     return user
 
 
-def get_authenticator():
-    return st.session_state[_AUTHENTICATOR_KEY]
-
-
-def get_accounts_config() -> dict[str, Any]:
-    return st.session_state[_ACCOUNTS_KEY]
-
-
-def finish_sign_in() -> None:
-    """Rerun the app after a successful sign-in, so the router shows the signed-in pages."""
-    logger.info("accounts %s signed in", current_user())
-    st.session_state[_SET_COOKIE_KEY] = True
-    st.rerun()
-
-
 def request_sign_out() -> None:
     """Button callback: the router signs the user out at the start of the next run."""
     st.session_state[_SIGN_OUT_KEY] = True
 
 
-def _sign_out(authenticator) -> None:
+def _sign_out(account_service: accounts.AccountService, cookies) -> None:
     user = current_user()
+    _clear_session_state()
+    _delete_cookie(cookies)
     if user is None:
         return
-    # Asks the browser to delete its sign-in cookie and sets the library's `logout` flag, which
-    # stops this session from signing in again from the cookie in its request headers. The
-    # recorded time revokes the cookie for new sessions even if the browser keeps it.
-    accounts.record_sign_out(get_service().settings, user, time.time())
-    authenticator.logout(location="unrendered")
-    for key in list(st.session_state.keys()):
-        if key not in _LIBRARY_KEYS and key not in (_AUTHENTICATOR_KEY, _ACCOUNTS_KEY):
-            del st.session_state[key]
+    # Ends the sessions of every tab and browser, so the cookie that this tab's request headers
+    # still carry, and any copy of it, no longer signs anyone in.
+    account_service.sessions.end_all(user)
     logger.info("accounts %s signed out", user)
 
 
-def _sign_in_from_cookie(authenticator) -> None:
-    import jwt
-    from streamlit_authenticator.utilities import LoginError
+def _request_cookie() -> str | None:
+    """Return the session cookie that the browser sent when it opened this page, if any."""
+    cookie = st.context.cookies.get(accounts.COOKIE_NAME)
+    # Outside a browser (AppTest) the cookies are not a real mapping of strings.
+    return cookie if isinstance(cookie, str) and cookie else None
 
-    config = get_accounts_config()
-    cookie = st.context.cookies.get(config["cookie"]["name"])
-    if isinstance(cookie, str) and accounts.is_cookie_signed_out(config, cookie):
-        # The library's `logout` flag makes it skip the cookie for the rest of this session,
-        # including in the sign-in form, which would otherwise accept the cookie itself.
-        st.session_state["logout"] = True
-        logger.info("accounts ignored a sign-in cookie issued before its user signed out")
-        return
-    try:
-        authenticator.login(location="unrendered")
-    except (LoginError, jwt.InvalidTokenError) as exc:
-        # The cookie names a removed account or is forged, so the user signs in with the form
-        # instead, and the form must not try the cookie again.
-        st.session_state["logout"] = True
-        logger.warning("accounts ignored a sign-in cookie: %s", exc)
-        return
-    if current_user() is not None:
-        logger.info("accounts %s signed in from the browser cookie", current_user())
+
+def _clear_session_state() -> None:
+    for key in list(st.session_state.keys()):
+        if key != _COOKIE_COMPONENT_KEY:
+            del st.session_state[key]
+
+
+def _cookie_manager():
+    """Draw the cookie component of extra-streamlit-components, which streamlit-authenticator also uses.
+
+    NOTE: the component sets the cookie from the browser's JavaScript, so it cannot be HttpOnly
+    and page scripts can read it.
+    """
+    import extra_streamlit_components as stx
+
+    return stx.CookieManager(key=_COOKIE_COMPONENT_KEY)
+
+
+def _set_cookie(cookies, account_service: accounts.AccountService, token: str) -> None:
+    # Timezone-aware, so the ISO text that the component passes to the browser names its zone.
+    expires = dt.datetime.now(dt.timezone.utc) + account_service.sessions.lifetime
+    cookies.set(accounts.COOKIE_NAME, token, key=f"{_COOKIE_COMPONENT_KEY}_set", expires_at=expires,
+                secure=True, same_site="strict")
+
+
+def _delete_cookie(cookies) -> None:
+    if accounts.COOKIE_NAME in (cookies.cookies or {}) or _request_cookie():
+        try:
+            cookies.delete(accounts.COOKIE_NAME, key=f"{_COOKIE_COMPONENT_KEY}_delete")
+        except KeyError:
+            # The component had not read the browser's cookies yet; the ended session makes the cookie useless.
+            pass
 
 
 # Errors

@@ -1,4 +1,6 @@
-"""The ALB sign-in in a real Streamlit server and Chromium: the identity header arrives through `st.context.headers`.
+"""The ALB sign-in of the app's router in a real Streamlit server and Chromium.
+
+The identity header arrives through `st.context.headers`.
 
 Chromium sends the test's `x-amzn-oidc-data` header with every request of the page, including the
 WebSocket request from which Streamlit takes `st.context.headers`, as an ALB would add it.
@@ -18,6 +20,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
+from operatorflow.accounts.users import UserStore
+from operatorflow.registry import RunRegistry
 from operatorflow.settings import PROJECT_DIR
 from tests.alb_tokens import ALB_ARN, AlbSigner, KeyServer
 from tests.aws import free_port
@@ -27,7 +31,7 @@ pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
-ENTRY_SCRIPT = Path(__file__).with_name("alb_app.py")
+ENTRY_SCRIPT = PROJECT_DIR / "Home.py"
 START_TIMEOUT_SECONDS = 60
 REJECTION = "Sign-in through the load balancer failed"
 
@@ -46,14 +50,15 @@ def signer():
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, signer):
-    """Serve the entry script with `streamlit run` on 127.0.0.1, in ALB mode against a local key server."""
+    """Serve the app with `streamlit run` on 127.0.0.1, in ALB mode against a local key server; yield its URL and home."""
     key_server = KeyServer().start()
     key_server.add(signer)
     home = tmp_path_factory.mktemp("alb-home")
     port = free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith("OPERATORFLOW_")}
     env.update(OPERATORFLOW_HOME=str(home), OPERATORFLOW_AUTH_MODE="alb", OPERATORFLOW_ALB_ARN=ALB_ARN,
-               OPERATORFLOW_ALB_PUBLIC_KEY_URL=key_server.url_template, PYTHONPATH=str(PROJECT_DIR))
+               OPERATORFLOW_ALB_PUBLIC_KEY_URL=key_server.url_template, OPERATORFLOW_WORKER="none",
+               PYTHONPATH=str(PROJECT_DIR))
     command = [sys.executable, "-m", "streamlit", "run", str(ENTRY_SCRIPT), "--server.address", "127.0.0.1",
                "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
                "--server.fileWatcherType", "none"]
@@ -63,7 +68,7 @@ def app_url(tmp_path_factory, signer):
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_for_health(url, process, log_path)
-        yield url
+        yield url, home
     finally:
         process.terminate()
         try:
@@ -83,17 +88,26 @@ def open_with_header(browser: Browser, url: str, token: str | None):
 
 
 def test_signed_header_signs_in(app_url, browser, signer):
+    url, home = app_url
     token = signer.token(expires=dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5))
-    context, page = open_with_header(browser, app_url, token)
+    context, page = open_with_header(browser, url, token)
 
     try:
-        expect(page.get_by_text("Signed in as ada (ada@example.com, alb)")).to_be_visible(timeout=15_000)
+        expect(page.get_by_text("Signed in as ada")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Welcome, ada.")).to_be_visible()
+        expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
     finally:
         context.close()
+    registry = RunRegistry(f"sqlite:///{home / 'operatorflow.db'}")
+    try:
+        user = UserStore(registry).get("ada")
+    finally:
+        registry.dispose()
+    assert (user.source, user.email, user.confirmed) == ("alb", "ada@example.com", True)
 
 
 def test_missing_header_shows_rejection(app_url, browser):
-    context, page = open_with_header(browser, app_url, None)
+    context, page = open_with_header(browser, app_url[0], None)
 
     try:
         expect(page.get_by_text(f"{REJECTION}: the request has no x-amzn-oidc-data header.")).to_be_visible(
@@ -107,7 +121,7 @@ def test_missing_header_shows_rejection(app_url, browser):
 def test_forged_header_shows_rejection(app_url, browser, signer):
     forger = AlbSigner(kid=signer.kid)
     token = forger.token(expires=dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5))
-    context, page = open_with_header(browser, app_url, token)
+    context, page = open_with_header(browser, app_url[0], token)
 
     try:
         expect(page.get_by_text(f"{REJECTION}: the token's signature does not verify")).to_be_visible(timeout=15_000)

@@ -8,8 +8,10 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from operatorflow.accounts import CONFIRM_PARAM, passwords
 from operatorflow.settings import PROJECT_DIR
 from operatorflow.status import RunStatus
+from tests.outbox import link_token, outbox_messages
 
 HOME_SCRIPT = PROJECT_DIR / "Home.py"
 USER = "ada"
@@ -19,9 +21,15 @@ RUN_TIMEOUT_SECONDS = 60
 
 @pytest.fixture
 def app_env(settings, monkeypatch):
-    """Point the app at the test's data folder (the same as `settings`), with no worker thread."""
+    """Point the app at the test's data folder (the same as `settings`), with no worker thread.
+
+    Failed sign-ins do not pause here (the account tests check the pauses with a fake clock),
+    and bcrypt uses its lowest cost, so page tests spend no time waiting.
+    """
     monkeypatch.setenv("OPERATORFLOW_HOME", str(settings.home))
     monkeypatch.setenv("OPERATORFLOW_WORKER", "none")
+    monkeypatch.setenv("OPERATORFLOW_SIGN_IN_DELAY_SECONDS", "0")
+    monkeypatch.setattr(passwords, "BCRYPT_ROUNDS", 4)
     st.cache_resource.clear()
     yield settings
     st.cache_resource.clear()
@@ -30,16 +38,22 @@ def app_env(settings, monkeypatch):
 @pytest.fixture
 def app(app_env):
     """A fresh session on the Login page."""
-    return run(AppTest.from_file(str(HOME_SCRIPT), default_timeout=RUN_TIMEOUT_SECONDS))
+    return new_session()
 
 
 @pytest.fixture
-def signed_in_app(app):
-    """A session of USER, who registered and signed in through the Login page."""
+def signed_in_app(app, app_env):
+    """A session of USER, who registered, confirmed the email address and signed in through the Login page."""
     register(app, USER, PASSWORD)
+    confirm_from_outbox(app, app_env)
     sign_in(app, USER, PASSWORD)
     assert not app.error, [e.value for e in app.error]
     return app
+
+
+def new_session() -> AppTest:
+    """Open the app as a new browser tab would, with no cookie."""
+    return run(AppTest.from_file(str(HOME_SCRIPT), default_timeout=RUN_TIMEOUT_SECONDS))
 
 
 def run(at: AppTest) -> AppTest:
@@ -58,10 +72,8 @@ def open_page(at: AppTest, page: str) -> AppTest:
 def register(at: AppTest, username: str, password: str, email: str | None = None,
              repeat: str | None = None) -> AppTest:
     values = {
-        "First name": "Ada",
-        "Last name": "Lovelace",
-        "Email": email or f"{username}@example.com",
         "Username": username,
+        "Email": email or f"{username}@example.com",
         "Password": password,
         "Repeat password": password if repeat is None else repeat,
     }
@@ -69,6 +81,13 @@ def register(at: AppTest, username: str, password: str, email: str | None = None
     for field in form.text_input:
         field.set_value(values[field.label])
     form.button(key="FormSubmitter:login_register-Create account").click()
+    return run(at)
+
+
+def confirm_from_outbox(at: AppTest, settings) -> AppTest:
+    """Open the newest confirmation link in the outbox, as a click in the email would."""
+    token = link_token(outbox_messages(settings.home)[-1], "confirm")
+    at.query_params[CONFIRM_PARAM] = token
     return run(at)
 
 

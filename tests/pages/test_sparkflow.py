@@ -118,7 +118,7 @@ def test_unreadable_notebook_is_shown_with_reason(app_env, monkeypatch, tmp_path
 
     from streamlit.testing.v1 import AppTest
 
-    from tests.pages.conftest import HOME_SCRIPT, PASSWORD, register, sign_in
+    from tests.pages.conftest import HOME_SCRIPT, PASSWORD, confirm_from_outbox, register, sign_in
 
     catalog_dir = tmp_path / "catalog"
     shutil.copytree(app_env.catalog_dir, catalog_dir)
@@ -126,6 +126,7 @@ def test_unreadable_notebook_is_shown_with_reason(app_env, monkeypatch, tmp_path
     monkeypatch.setenv("OPERATORFLOW_CATALOG_DIR", str(catalog_dir))
     at = run(AppTest.from_file(str(HOME_SCRIPT), default_timeout=60))
     register(at, USER, PASSWORD)
+    confirm_from_outbox(at, app_env)
     sign_in(at, USER, PASSWORD)
 
     open_page(at, "sparkflow")

@@ -10,7 +10,9 @@ from streamlit.testing.v1 import AppTest
 from operatorflow.factory import build_service
 from operatorflow.status import RunStatus
 from tests.databricks_fake import FakeWorkspace
-from tests.pages.conftest import HOME_SCRIPT, PASSWORD, RUN_TIMEOUT_SECONDS, USER, open_page, register, run, sign_in
+from tests.pages.conftest import (
+    HOME_SCRIPT, PASSWORD, RUN_TIMEOUT_SECONDS, USER, confirm_from_outbox, open_page, register, run, sign_in,
+)
 
 WORD_COUNT = "shakespeare-wordcount"
 
@@ -29,6 +31,7 @@ def databricks_app(app_env, fake, monkeypatch):
     monkeypatch.setenv("OPERATORFLOW_DATABRICKS_TOKEN", "fake")
     at = run(AppTest.from_file(str(HOME_SCRIPT), default_timeout=RUN_TIMEOUT_SECONDS))
     register(at, USER, PASSWORD)
+    confirm_from_outbox(at, app_env)
     sign_in(at, USER, PASSWORD)
     return at
 
@@ -85,6 +88,7 @@ def test_rejected_token_shows_what_to_set(app_env, fake, monkeypatch):
     monkeypatch.setenv("OPERATORFLOW_DATABRICKS_TOKEN", "expired")
     at = run(AppTest.from_file(str(HOME_SCRIPT), default_timeout=RUN_TIMEOUT_SECONDS))
     register(at, USER, PASSWORD)
+    confirm_from_outbox(at, app_env)
     sign_in(at, USER, PASSWORD)
 
     open_page(at, "sparkflow")
