@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from operatorflow import ui
+from operatorflow import ui, ui_training
 from operatorflow.workflows import WorkflowKind
 
 INPUT_PARAMETER = "input_path"
@@ -23,6 +23,7 @@ name = choice.selectbox("Pipeline", list(pipelines), key="kubeflow_pipeline")
 workflow = pipelines[name]
 if workflow.description:
     st.caption(workflow.description)
+ui_training.warn_missing_extras(service, workflow)
 
 with st.form("kubeflow_run_form"):
     values = {}

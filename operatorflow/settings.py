@@ -79,6 +79,11 @@ class Settings:
     databricks_node_type: str = ""
     """Node type of new clusters, such as i3.xlarge; empty means the smallest type with at least 16 GB of memory."""
 
+    # Local pipelines and the deep-learning extra
+    pipeline_python: str = ""
+    """Python interpreter that runs local pipelines and their steps; empty means the app's own. It needs
+    requirements.txt and OperatorFlow installed, plus the extras its pipelines name (see operatorflow/extras.py)."""
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'operatorflow.db'}"
