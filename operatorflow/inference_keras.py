@@ -46,8 +46,12 @@ class KerasClassifier:
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Return one row per input row: the probabilities of False and True."""
-        positive = self.network.predict(self.encode(frame), batch_size=PREDICT_BATCH_SIZE, verbose=0).reshape(-1)
-        positive = positive.astype("float64")
+        encoded = self.encode(frame)
+        batches = [
+            _tensor_to_numpy(self.network(encoded[start:start + PREDICT_BATCH_SIZE], training=False))
+            for start in range(0, len(encoded), PREDICT_BATCH_SIZE)
+        ]
+        positive = np.concatenate(batches).reshape(-1).astype("float64")
         return np.stack([1.0 - positive, positive], axis=1)
 
 
@@ -82,6 +86,15 @@ def load_keras_classifier(path: Path, metadata: dict[str, Any], location: str) -
     for warning in caught:
         logger.warning("Loading model %s: %s: %s", location, warning.category.__name__, warning.message)
     return KerasClassifier(network, metadata)
+
+
+def _tensor_to_numpy(tensor: Any) -> np.ndarray:
+    # NOTE: `Model.predict` and `keras.ops.convert_to_numpy` call `np.array` on a torch tensor, and
+    # with PyTorch 2.13.0 and NumPy 2.4 that raises a DeprecationWarning, because torch's
+    # `Tensor.__array__` takes no `copy` argument. Asking the tensor for its array avoids that.
+    if hasattr(tensor, "detach"):
+        return tensor.detach().cpu().numpy()
+    return np.asarray(tensor)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -169,7 +169,7 @@ def test_unreadable_model_file_rejected(tmp_path):
     assert str(raised.value).endswith("): run taxi-tip-trainer again to train a new model.")
 
 
-def test_keras_model_without_extra_names_the_fix(tmp_path):
+def test_unreadable_keras_model_rejected(tmp_path):
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "model.keras").write_bytes(b"not a zip file")
     (tmp_path / "model" / "metadata.json").write_text(
