@@ -142,6 +142,8 @@ def _check_gpu_request(settings: Settings, workflow: Workflow, text: str) -> Non
 def missing_modules(python: str, modules: tuple[str, ...]) -> list[str]:
     """Return the modules of `modules` that `python` cannot import; an empty `python` means this process."""
     if not python:
+        # Forget cached folder listings, so packages installed while the app runs are found.
+        importlib.invalidate_caches()
         return [module for module in modules if importlib.util.find_spec(module) is None]
     return _missing_modules_in(python, modules)
 
@@ -157,8 +159,8 @@ def _missing_modules_in(python: str, modules: tuple[str, ...]) -> list[str]:
 def local_gpu_count(python: str) -> tuple[str, int]:
     """Return PyTorch's version and the number of CUDA devices it sees in `python` (empty: this process's Python).
 
-    It runs in a child process, so the app never loads PyTorch, and is cached: GPUs are not expected
-    to come or go while the app runs.
+    The check runs in a child process, so it does not load PyTorch into the app. Its result is cached
+    because GPUs are not expected to come or go while the app runs.
     """
     output = json.loads(_probe(python or sys.executable, [_COUNT_GPUS]))
     logger.info("extras PyTorch %s sees %d CUDA device(s)", output["torch"], output["gpus"])

@@ -75,7 +75,7 @@ def load_keras_classifier(path: Path, metadata: dict[str, Any], location: str) -
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            # safe_mode (the default) refuses Lambda layers, which would run code stored in the file.
+            # safe_mode (the default) rejects Lambda layers, which would run code stored in the file.
             network = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:
         # Loading raises whatever the stored layers raise, for instance after a Keras upgrade.

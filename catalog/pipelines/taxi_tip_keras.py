@@ -110,9 +110,9 @@ def train_keras_model(
     y_validation = validation[LABEL].to_numpy("float32")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu":
-        # A network this small gains nothing from PyTorch's threads, and they slow each other down
-        # when other processes share the cores: one thread trained an epoch of 10,781 rows in 2.7 s
-        # where two threads took 25 s (batch size 64, 2 busy cores, PyTorch 2.13.0).
+        # A network this small gains nothing from PyTorch's threads, which slow each other down when
+        # other processes share the cores. One thread trained an epoch of 10,781 rows in 2.7 s, and
+        # two threads took 25 s (batch size 64, 2 cores busy with other work, PyTorch 2.13.0).
         torch.set_num_threads(1)
     print(f"train_keras_model: {len(train)} training, {len(validation)} validation and {len(test)} held-out rows, "
           f"{x_train.shape[1]} inputs, seed {seed}, Keras {keras.__version__} on {keras.backend.backend()} ({device})")
@@ -217,7 +217,7 @@ def taxi_tip_keras(
         seed: Random seed of the splits and the network's initial weights.
     """
     cleaned = clean_trips(input_path=input_path)
-    # kfp fixes whether a task asks for accelerators when the pipeline is compiled, so each branch
+    # kfp fixes whether a task requests accelerators when the pipeline is compiled, so each branch
     # has a task of its own. The CPU branch comes first, so its task (the one local runs use) is
     # named train-keras-model, and the GPU branch's task train-keras-model-2.
     with dsl.If(gpu == 0, name="on-cpu"):
