@@ -90,17 +90,22 @@ def declared_extras(path: str | Path) -> tuple[str, ...]:
 
 def missing_extras_message(settings: Settings, workflow: Workflow) -> str | None:
     """Return why `workflow` cannot run on this machine's engine for lack of an extra, or None when it can."""
-    for name in declared_extras(workflow.path):
+    return find_missing_extra(workflow.name, workflow.path, settings.pipeline_python)
+
+
+def find_missing_extra(workflow_name: str, path: str | Path, python: str = "") -> str | None:
+    """Return why the pipeline file at `path` cannot run in `python` (empty: this process), or None when it can."""
+    for name in declared_extras(path):
         extra = EXTRAS.get(name)
         if extra is None:
             return (
-                f"{workflow.name} needs the unknown extra {name!r}: fix {EXTRAS_VARIABLE} in {workflow.path}; "
+                f"{workflow_name} needs the unknown extra {name!r}: fix {EXTRAS_VARIABLE} in {path}; "
                 f"known extras: {', '.join(EXTRAS)}."
             )
-        missing = missing_modules(settings.pipeline_python, extra.modules)
+        missing = missing_modules(python, extra.modules)
         if missing:
-            logger.info("extras %s lacks module(s) %s of the %s extra", workflow.name, ", ".join(missing), name)
-            return f"{workflow.name} needs the {name} extra: {extra.install_hint}"
+            logger.info("extras %s lacks module(s) %s of the %s extra", workflow_name, ", ".join(missing), name)
+            return f"{workflow_name} needs the {name} extra: {extra.install_hint}"
     return None
 
 

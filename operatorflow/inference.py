@@ -1,4 +1,4 @@
-"""Batch predictions with a model that a taxi-tip-trainer run wrote to its output location."""
+"""Batch predictions with a model that a taxi-tip-trainer or taxi-tip-keras run wrote to its output location."""
 
 from __future__ import annotations
 

@@ -63,7 +63,7 @@ wanted=$(cat requirements.txt "$requirements" pyproject.toml | sha256sum | cut -
 [ "$deep_learning" = yes ] && wanted=$(cat requirements-deep-learning.txt | sha256sum | cut -d' ' -f1)-$wanted
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   echo "Installing $requirements into .venv (the first time takes a few minutes: PySpark is about 490 MB)"
-  [ "$deep_learning" = yes ] && echo "Adding the deep-learning extra: Keras and the CPU build of PyTorch (about 700 MB)"
+  [ "$deep_learning" = yes ] && echo "Adding the deep-learning extra: Keras and the CPU build of PyTorch (about 800 MB)"
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet "${install_arguments[@]}"
   .venv/bin/python -m pip install --quiet --no-deps -e .

@@ -128,3 +128,30 @@ def test_unknown_extra_rejects_run(tmp_path):
     assert str(raised.value) == (
         f"needs-quantum needs the unknown extra 'quantum': fix REQUIRES_EXTRAS in {path}; known extras: deep-learning."
     )
+
+
+@pytest.mark.pipeline
+def test_runner_fails_queued_run_without_extra(tmp_path):
+    from operatorflow.engines.pipeline_local import make_local_pipeline_engine
+    from operatorflow.status import RunStatus
+    from operatorflow.workflows import Catalog, WorkflowKind
+    from tests.pipelines.test_runner import submit, wait_for_end
+
+    catalog = tmp_path / "catalog"
+    (catalog / "pipelines").mkdir(parents=True)
+    source = (PROJECT_DIR / "catalog" / "pipelines" / "taxi_tip_trainer.py").read_text()
+    (catalog / "pipelines" / "needs_quantum.py").write_text(source + '\nREQUIRES_EXTRAS = ("quantum",)\n')
+    settings = load_settings(home=tmp_path / "home", catalog_dir=catalog)
+    [workflow] = Catalog(catalog).list_workflows(WorkflowKind.PIPELINE)
+    engine = make_local_pipeline_engine(settings)
+
+    # As a schedule does, the run goes to the engine without the service's submission checks.
+    engine_run_id, run = submit(engine, workflow, tmp_path)
+    status = wait_for_end(engine, engine_run_id, run)
+
+    assert status.status is RunStatus.FAILED
+    assert status.error_message == (
+        f"needs-quantum needs the unknown extra 'quantum': fix REQUIRES_EXTRAS in {workflow.path}; "
+        "known extras: deep-learning."
+    )
+    assert not (run.run_dir / "pipeline_root").exists()
