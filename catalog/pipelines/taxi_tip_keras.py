@@ -111,8 +111,8 @@ def train_keras_model(
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu":
         # A network this small gains nothing from PyTorch's threads, which slow each other down when
-        # other processes share the cores. One thread trained an epoch of 10,781 rows in 2.7 s, and
-        # two threads took 25 s (batch size 64, 2 cores busy with other work, PyTorch 2.13.0).
+        # other processes share the cores. On random data of this shape, one thread trained an epoch
+        # in 2.7 s and two threads in 25 s (batch size 64, 2 cores busy with other work, PyTorch 2.13.0).
         torch.set_num_threads(1)
     print(f"train_keras_model: {len(train)} training, {len(validation)} validation and {len(test)} held-out rows, "
           f"{x_train.shape[1]} inputs, seed {seed}, Keras {keras.__version__} on {keras.backend.backend()} ({device})")
