@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from operatorflow import ui, ui_containers, ui_images
+from operatorflow import ui, ui_containers, ui_images, ui_training
 from operatorflow.engines.kubeflow import SERVER_WORKFLOW_PREFIX
 from operatorflow.errors import OperatorFlowError
 from operatorflow.status import ACTIVE_STATUSES
@@ -46,6 +46,7 @@ else:
 if workflow.description:
     st.caption(workflow.description)
 engines = [workflow.engine] if on_server else service.list_engines(workflow.name)
+ui_training.warn_missing_extras(service, workflow)
 
 with st.form("kubeflow_run_form"):
     values = {}

@@ -1,8 +1,8 @@
 """Run an example the way a user would without OperatorFlow, as the baseline of `run_examples.py`.
 
 `python benchmarks/direct.py wordcount OUTPUT_DIR` runs the notebook's Python cells in a plain
-PySpark process; `python benchmarks/direct.py taxi PIPELINE_ROOT` calls the pipeline with kfp's
-local runner. Neither imports the operatorflow package.
+PySpark process; `python benchmarks/direct.py taxi PIPELINE_ROOT` (or `keras` for taxi-tip-keras)
+calls the pipeline with kfp's local runner. None of them imports the operatorflow package.
 """
 
 from __future__ import annotations
@@ -69,5 +69,15 @@ def taxi(pipeline_root: str) -> None:
     print(json.dumps({name: str(value) for name, value in (task.outputs or {}).items()})[:200])
 
 
+def keras(pipeline_root: str) -> None:
+    from kfp import local
+
+    spec = importlib.util.spec_from_file_location("taxi_keras", PROJECT / "catalog/pipelines/taxi_tip_keras.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=pipeline_root)
+    module.taxi_tip_keras(input_path=str(PROJECT / "examples/data/chicago_taxi_trips.csv"))
+
+
 if __name__ == "__main__":
-    {"wordcount": wordcount, "taxi": taxi}[sys.argv[1]](sys.argv[2])
+    {"wordcount": wordcount, "taxi": taxi, "keras": keras}[sys.argv[1]](sys.argv[2])

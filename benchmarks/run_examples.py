@@ -1,6 +1,7 @@
 """Time both examples through OperatorFlow and directly, and print a Markdown table.
 
-Usage: `.venv/bin/python benchmarks/run_examples.py [--repeat N] [--standalone-worker]`. Through
+Usage: `.venv/bin/python benchmarks/run_examples.py [--repeat N] [--standalone-worker] [--only NAME ...]`.
+taxi-tip-keras needs the deep-learning extra and is left out without it. Through
 OperatorFlow means: queue the run with the service, the worker thread in the same process (as in
 the app, default settings) starts and follows it, and the clock stops when the registry reports
 SUCCEEDED; that is what a user sees from pressing Run. With --standalone-worker a separate
@@ -24,12 +25,13 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
+from operatorflow.extras import missing_extras_message  # noqa: E402
 from operatorflow.factory import build_service  # noqa: E402
 from operatorflow.settings import load_settings  # noqa: E402
 from operatorflow.status import RunStatus  # noqa: E402
 from operatorflow.worker import start_background_worker, stop_background_workers  # noqa: E402
 
-EXAMPLES = {"shakespeare-wordcount": "wordcount", "taxi-tip-trainer": "taxi"}
+EXAMPLES = {"shakespeare-wordcount": "wordcount", "taxi-tip-trainer": "taxi", "taxi-tip-keras": "keras"}
 
 
 def time_direct(kind: str, scratch: Path) -> float:
@@ -58,6 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--standalone-worker", action="store_true")
+    parser.add_argument("--only", nargs="+", choices=list(EXAMPLES), help="time only these examples")
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="operatorflow-bench-"))
@@ -74,6 +77,12 @@ def main() -> None:
         print("| example | through OperatorFlow, median (min-max) | directly, median (min-max) | overhead |")
         print("|---|---|---|---|")
         for workflow, kind in EXAMPLES.items():
+            if args.only and workflow not in args.only:
+                continue
+            problem = missing_extras_message(service.settings, service.get_workflow(workflow))
+            if problem is not None:
+                print(f"| {workflow} | skipped: {problem} | | |", flush=True)
+                continue
             through, direct = [], []
             for i in range(args.repeat):
                 through.append(time_through(service, workflow))

@@ -1,4 +1,4 @@
-"""Batch predictions with a model that a taxi-tip-trainer run wrote to its output location."""
+"""Batch predictions with a model that a taxi-tip-trainer or taxi-tip-keras run wrote to its output location."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from operatorflow.storage import ObjectStores
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "model.joblib"
+KERAS_MODEL_FILE = "model.keras"
+MODEL_FILES = (MODEL_FILE, KERAS_MODEL_FILE)
 METADATA_FILE = "metadata.json"
 PROBABILITY_COLUMN = "big_tipper_probability"
 PREDICTION_COLUMN = "big_tipper"
@@ -30,11 +32,11 @@ EXAMPLE_UPLOAD = "examples/data/chicago_taxi_trips_unlabelled.csv"
 @dataclasses.dataclass(frozen=True)
 class TrainedModel:
     estimator: Any
-    """A fitted scikit-learn estimator with `predict_proba`, fed the feature columns of `metadata`."""
+    """A fitted scikit-learn estimator, or a KerasClassifier, with `predict_proba`, fed the feature columns of `metadata`."""
     metadata: dict[str, Any]
     """The training step's metadata.json: feature columns, label rule, library versions, row counts."""
     location: str
-    """Object-store location of the model.joblib it was loaded from."""
+    """Object-store location of the model.joblib or model.keras it was loaded from."""
 
     @property
     def feature_columns(self) -> list[str]:
@@ -50,35 +52,46 @@ class TrainedModel:
         return [column for column in self.metadata.get("numeric_columns", self.feature_columns) if column not in categorical]
 
 
+def is_model_location(location: str) -> bool:
+    """Return True for the location of a model file that `load_model` can load."""
+    return location.endswith(tuple("/" + name for name in MODEL_FILES))
+
+
 def load_model(stores: ObjectStores, output_location: str) -> TrainedModel:
-    """Find model.joblib and metadata.json under a run's output location, download and load them.
+    """Find model.joblib or model.keras and metadata.json under a run's output location, download and load them.
 
     NOTE: joblib unpickles, which runs code stored in the file. Only files written by OperatorFlow's own
     pipeline runs may come here, and the service offers only the outputs of the user's finished runs.
     """
     store = stores.for_location(output_location)
     objects = store.list_objects(output_location)
-    models = [location for location in objects if location.endswith("/" + MODEL_FILE)]
+    models = [location for location in objects if is_model_location(location)]
     if not models:
         raise NotFound(
-            f"The run output at {output_location} contains no {MODEL_FILE}, so it has no model: "
-            "pick a finished taxi-tip-trainer run."
+            f"The run output at {output_location} contains no {' or '.join(MODEL_FILES)}, so it has no model: "
+            "pick a finished taxi-tip-trainer or taxi-tip-keras run."
         )
     if len(models) > 1:
         logger.warning("Output %s contains %d models, using %s", output_location, len(models), models[0])
     model_location = models[0]
-    metadata_location = model_location[: -len(MODEL_FILE)] + METADATA_FILE
+    folder_location, model_file = model_location.rsplit("/", 1)
+    metadata_location = f"{folder_location}/{METADATA_FILE}"
     if metadata_location not in objects:
         raise NotFound(
             f"The model at {model_location} has no {METADATA_FILE} next to it, so its feature columns are "
-            "unknown: pick a finished taxi-tip-trainer run."
+            "unknown: pick a finished taxi-tip-trainer or taxi-tip-keras run."
         )
 
     with tempfile.TemporaryDirectory(prefix="operatorflow-model-") as folder:
-        local_model = Path(folder) / MODEL_FILE
+        local_model = Path(folder) / model_file
         store.download_file(model_location, local_model)
         metadata = json.loads(store.read_bytes(metadata_location))
-        estimator = _load_estimator(local_model, model_location)
+        if model_file == KERAS_MODEL_FILE:
+            from operatorflow.inference_keras import load_keras_classifier
+
+            estimator = load_keras_classifier(local_model, metadata, model_location)
+        else:
+            estimator = _load_estimator(local_model, model_location)
 
     if not metadata.get("feature_columns"):
         raise InvalidInput(f"The metadata at {metadata_location} lists no feature_columns: retrain the model.")

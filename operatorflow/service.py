@@ -32,6 +32,7 @@ from operatorflow.access import (
 from operatorflow.clock import Clock
 from operatorflow.containers.limits import check_run_request
 from operatorflow.errors import InvalidInput, NotFound, OperationTimedOut, RunFailed
+from operatorflow.extras import check_run_requirements
 from operatorflow.registry import Run, RunRegistry
 from operatorflow.registry.store import new_run_id
 from operatorflow.settings import Settings
@@ -140,6 +141,7 @@ class OperatorFlow:
                 f"Engine {engine!r} cannot run {workflow.name}; available: {', '.join(engines)}. "
                 "Other engines are enabled in settings."
             )
+        check_run_requirements(self.settings, workflow, resolved, engine)
         run_id = new_run_id()
         location = self._checked_output_location(output_location or self.default_output_location(workflow.name), run_id)
         check_run_request(self.settings, workflow, engine, resolved, location)
@@ -282,7 +284,7 @@ class OperatorFlow:
             if run.kind != WorkflowKind.PIPELINE.value:
                 continue
             objects = self.stores.for_location(run.output_location).list_objects(run.output_location)
-            if any(o.endswith("/" + inference.MODEL_FILE) for o in objects):
+            if any(inference.is_model_location(o) for o in objects):
                 models.append(run)
         return models
 

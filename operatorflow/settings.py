@@ -199,6 +199,10 @@ class Settings:
     """PEM file of the certificate authorities that the SMTP server's certificate must chain to; empty means the system's."""
     mail_from: str = "OperatorFlow <operatorflow@localhost>"
     """Sender address of account emails."""
+    # Local pipelines and the deep-learning extra
+    pipeline_python: str = ""
+    """Python interpreter that runs local pipelines and their steps; empty means the app's own. It needs
+    requirements.txt and OperatorFlow installed, plus the extras its pipelines name (see operatorflow/extras.py)."""
 
     @property
     def resolved_database_url(self) -> str:

@@ -18,6 +18,7 @@ from operatorflow.serve import configure_logging  # noqa: F401 - the router call
 from operatorflow.service import OperatorFlow
 from operatorflow.settings import load_settings
 from operatorflow.status import RunStatus
+from operatorflow.ui_training import render_training_curve
 from operatorflow.workflows import Parameter, WorkflowKind
 
 logger = logging.getLogger(__name__)
@@ -453,8 +454,10 @@ def render_pipeline_result(service: OperatorFlow, user: str, run: Run) -> None:
         frame = pd.DataFrame([(k, _format_metric(v)) for k, v in sorted(others.items())], columns=["metric", "value"])
         st.dataframe(frame, hide_index=True, width="stretch")
 
-    st.markdown("**Output objects**")
     objects = service.list_output_objects(user, run.id)
+    render_training_curve(service, user, run, objects)
+
+    st.markdown("**Output objects**")
     if not objects:
         st.caption(f"No objects under {run.output_location}.")
         return

@@ -1,12 +1,31 @@
 #!/usr/bin/env bash
 # Create .venv in the repository root and install OperatorFlow into it.
-# Usage: scripts/setup.sh [app|dev]   (dev adds the test tools)
+# Usage: scripts/setup.sh [app|dev] [--with-deep-learning]
+#   dev adds the test tools; --with-deep-learning adds requirements-deep-learning.txt (Keras and the
+#   CPU build of PyTorch), which pipelines such as taxi-tip-keras need.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-profile=${1:-app}
+profile=app
+deep_learning=no
+for argument in "$@"; do
+  case "$argument" in
+    app|dev) profile=$argument ;;
+    --with-deep-learning) deep_learning=yes ;;
+    *)
+      echo "error: unknown argument $argument. Usage: scripts/setup.sh [app|dev] [--with-deep-learning]" >&2
+      exit 2
+      ;;
+  esac
+done
 requirements=requirements.txt
 [ "$profile" = dev ] && requirements=requirements-dev.txt
+install_arguments=(-r "$requirements")
+stamp_name=$profile
+if [ "$deep_learning" = yes ]; then
+  install_arguments+=(-r requirements-deep-learning.txt)
+  stamp_name=$profile-deep-learning
+fi
 
 python=${PYTHON:-python3}
 if ! command -v "$python" >/dev/null 2>&1; then
@@ -39,12 +58,14 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 # Reinstall only when a requirements file changed since the last set-up.
-stamp=.venv/.operatorflow-$profile
+stamp=.venv/.operatorflow-$stamp_name
 wanted=$(cat requirements.txt "$requirements" pyproject.toml | sha256sum | cut -d' ' -f1)
+[ "$deep_learning" = yes ] && wanted=$(cat requirements-deep-learning.txt | sha256sum | cut -d' ' -f1)-$wanted
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   echo "Installing $requirements into .venv (the first time takes a few minutes: PySpark is about 490 MB)"
+  [ "$deep_learning" = yes ] && echo "Adding the deep-learning extra: Keras and the CPU build of PyTorch (about 800 MB)"
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -r "$requirements"
+  .venv/bin/python -m pip install --quiet "${install_arguments[@]}"
   .venv/bin/python -m pip install --quiet --no-deps -e .
   echo "$wanted" > "$stamp"
 fi

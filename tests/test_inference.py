@@ -139,8 +139,8 @@ def test_output_without_model_not_found(tmp_path):
         inference.load_model(ObjectStores(tmp_path), str(tmp_path))
 
     assert str(raised.value) == (
-        f"The run output at {tmp_path} contains no model.joblib, so it has no model: "
-        "pick a finished taxi-tip-trainer run."
+        f"The run output at {tmp_path} contains no model.joblib or model.keras, so it has no model: "
+        "pick a finished taxi-tip-trainer or taxi-tip-keras run."
     )
 
 
@@ -153,7 +153,7 @@ def test_model_without_metadata_not_found(tmp_path, run_output):
 
     assert str(raised.value) == (
         f"The model at {tmp_path}/model/model.joblib has no metadata.json next to it, so its feature "
-        "columns are unknown: pick a finished taxi-tip-trainer run."
+        "columns are unknown: pick a finished taxi-tip-trainer or taxi-tip-keras run."
     )
 
 
@@ -167,3 +167,17 @@ def test_unreadable_model_file_rejected(tmp_path):
 
     assert str(raised.value).startswith(f"The model at {tmp_path}/model/model.joblib could not be loaded (")
     assert str(raised.value).endswith("): run taxi-tip-trainer again to train a new model.")
+
+
+def test_unreadable_keras_model_rejected(tmp_path):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "model.keras").write_bytes(b"not a zip file")
+    (tmp_path / "model" / "metadata.json").write_text(
+        '{"feature_columns": ["fare"], "numeric_columns": ["fare"], "numeric_medians": {"fare": 1.0}}'
+    )
+
+    with pytest.raises(InvalidInput) as raised:
+        inference.load_model(ObjectStores(tmp_path), str(tmp_path))
+
+    assert str(raised.value).startswith(f"The Keras model at {tmp_path}/model/model.keras could not be loaded (")
+    assert str(raised.value).endswith("): run taxi-tip-keras again to train a new model.")

@@ -32,3 +32,13 @@ def test_setup_names_java_to_install(tmp_path, version_line, found):
     assert "PySpark needs Java 17 or newer" in result.stderr
     assert found in result.stderr
     assert "apt-get install openjdk-17-jre-headless" in result.stderr
+
+
+def test_setup_rejects_unknown_argument():
+    result = subprocess.run(["bash", str(PROJECT_DIR / "scripts" / "setup.sh"), "--with-gpu"],
+                            capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: unknown argument --with-gpu. Usage: scripts/setup.sh [app|dev] [--with-deep-learning]\n"
+    )

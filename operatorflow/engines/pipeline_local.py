@@ -13,4 +13,5 @@ def make_local_pipeline_engine(settings: Settings) -> LocalProcessEngine:
         runner_module="operatorflow.pipelines.runner",
         working_dir=settings.project_dir,
         spec_extras={"s3_endpoint_url": settings.s3_endpoint_url},
+        python=settings.pipeline_python,
     )

@@ -64,8 +64,9 @@ class LocalProcessEngine(Engine):
 
     def __init__(self, name: str, runner_module: str, working_dir: Path,
                  env: dict[str, str] | None = None, spec_extras: dict[str, Any] | None = None,
-                 cancel_grace_seconds: float = 10.0) -> None:
+                 cancel_grace_seconds: float = 10.0, python: str = "") -> None:
         self.name = name
+        self._python = python or sys.executable
         self._runner_module = runner_module
         self._working_dir = Path(working_dir)
         self._env = env or {}
@@ -86,7 +87,7 @@ class LocalProcessEngine(Engine):
         with open(run.run_dir / LOG_FILE, "ab") as log:
             try:
                 child = subprocess.Popen(
-                    [sys.executable, "-m", self._runner_module, str(spec_path)],
+                    [self._python, "-m", self._runner_module, str(spec_path)],
                     cwd=self._working_dir,
                     env=env,
                     stdin=subprocess.DEVNULL,

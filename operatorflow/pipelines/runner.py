@@ -30,6 +30,7 @@ from typing import Any
 from operatorflow.engines.process import read_spec, write_outcome
 from operatorflow.engines.staging import local_output_dir, publish_output, stage_inputs
 from operatorflow.errors import InvalidInput, OperatorFlowError
+from operatorflow.extras import find_missing_extra
 from operatorflow.pipelines.loader import load_pipeline, parameter_types
 from operatorflow.storage import ObjectStores, join_location
 from operatorflow.workflows import describe_expected, parse_parameter_value
@@ -106,6 +107,10 @@ def run_pipeline(spec: dict[str, Any], recorder: OutputRecorder) -> dict[str, An
 
     pipeline = load_pipeline(spec["workflow_path"])
     check_no_pip_install(workflow, pipeline)
+    # Submitting checks the extras too, but a scheduled run is queued without that check.
+    missing_extra = find_missing_extra(workflow, spec["workflow_path"])
+    if missing_extra is not None:
+        raise InvalidInput(missing_extra)
     staged = stage_inputs(spec["parameters"], stores, run_dir / "staged")
     output_dir = local_output_dir(output_location, stores, run_dir)
     arguments = convert_parameters(workflow, pipeline, staged, working_dir)

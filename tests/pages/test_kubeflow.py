@@ -8,13 +8,21 @@ from operatorflow.status import RunStatus
 from tests.pages.conftest import USER, errors, finish_run, open_page, run
 
 TRAINER = "taxi-tip-trainer"
+KERAS = "taxi-tip-keras"
 RUN_BUTTON = "FormSubmitter:kubeflow_run_form-Run"
 
 
-def test_pipeline_dropdown_and_prefilled_locations(signed_in_app, service):
-    open_page(signed_in_app, "kubeflow")
+def open_trainer(at):
+    """Open the KubeFlow page with taxi-tip-trainer picked; taxi-tip-keras comes first in the list."""
+    open_page(at, "kubeflow")
+    at.selectbox(key="kubeflow_pipeline").set_value(TRAINER)
+    return run(at)
 
-    assert signed_in_app.selectbox(key="kubeflow_pipeline").options == [TRAINER]
+
+def test_pipeline_dropdown_and_prefilled_locations(signed_in_app, service):
+    open_trainer(signed_in_app)
+
+    assert signed_in_app.selectbox(key="kubeflow_pipeline").options == [KERAS, TRAINER]
     assert signed_in_app.text_input(key=f"kubeflow_param_{TRAINER}_input_path").value == (
         "examples/data/chicago_taxi_trips.csv"
     )
@@ -25,7 +33,7 @@ def test_pipeline_dropdown_and_prefilled_locations(signed_in_app, service):
 
 
 def test_run_queues_with_given_locations(signed_in_app, service, tmp_path):
-    open_page(signed_in_app, "kubeflow")
+    open_trainer(signed_in_app)
     output = tmp_path / "models" / "{run_id}"
     signed_in_app.text_input(key=f"kubeflow_param_{TRAINER}_input_path").set_value("examples/data/other.csv")
     signed_in_app.text_input(key=f"kubeflow_output_{TRAINER}").set_value(str(output))
@@ -44,7 +52,7 @@ def test_run_queues_with_given_locations(signed_in_app, service, tmp_path):
 
 
 def test_bad_output_location_shows_error(signed_in_app, service):
-    open_page(signed_in_app, "kubeflow")
+    open_trainer(signed_in_app)
     signed_in_app.text_input(key=f"kubeflow_output_{TRAINER}").set_value("ftp://models/out")
 
     signed_in_app.button(key=RUN_BUTTON).click()
@@ -65,7 +73,7 @@ def test_succeeded_run_shows_metrics_and_outputs(signed_in_app, service):
     finish_run(service, submitted.id, RunStatus.SUCCEEDED,
                metrics={"accuracy": 0.91234, "auc": 0.95, "rows_used": 14000, "rows_dropped": 1002})
 
-    open_page(signed_in_app, "kubeflow")
+    open_trainer(signed_in_app)
 
     assert [(m.label, m.value) for m in signed_in_app.metric] == [
         ("Accuracy", "0.912"), ("AUC", "0.950"), ("Rows used", "14,000")
@@ -83,6 +91,6 @@ def test_failed_pipeline_run_shows_its_error(signed_in_app, service):
     submitted = service.submit_run(USER, TRAINER, {})
     finish_run(service, submitted.id, RunStatus.FAILED, error_message="Step clean-trips failed.")
 
-    open_page(signed_in_app, "kubeflow")
+    open_trainer(signed_in_app)
 
     assert errors(signed_in_app) == [f"Run {submitted.id} failed: Step clean-trips failed."]
