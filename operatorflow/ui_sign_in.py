@@ -1,7 +1,7 @@
 """The router's sign-in step for each mode: local accounts, an Amazon Cognito user pool, or an ALB's identity header.
 
 Every mode ends in the same local session (`ui.sign_in_as`), so access checks, sign-out everywhere
-and the session cookie work the same whoever proved the user's identity.
+and the session cookie work the same for every sign-in method.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def _follow_cognito_session() -> None:
     from operatorflow import ui_cognito
 
     had_tokens = ui_cognito.current_cognito_session() is not None
-    # NOTE: after a reload this tab holds no Cognito tokens (they live in st.session_state only), so
+    # NOTE: after a reload this tab has no Cognito tokens (they live in st.session_state only), so
     # the local session alone keeps the user signed in until it expires or the user signs out.
     if had_tokens and ui_cognito.refresh_cognito_session(ui_cognito.get_cognito_accounts()) is None:
         user = ui.current_user()

@@ -26,9 +26,14 @@ BUILD_PAUSE_SECONDS = 4
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def app_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("image-app-home")
+
+
+@pytest.fixture(scope="module")
+def app_url(app_home):
     """Start the app with the fake image builder and its own data folder; stop it after the module."""
-    home = tmp_path_factory.mktemp("image-app-home")
+    home = app_home
     port = _free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith("OPERATORFLOW_")}
     env.update(OPERATORFLOW_HOME=str(home), OPERATORFLOW_WORKER="none", OPERATORFLOW_PORT=str(port),
@@ -50,8 +55,8 @@ def app_url(tmp_path_factory):
             process.wait(timeout=10)
 
 
-def test_build_log_grows_without_interaction(app_url, page: Page):
-    create_account_and_sign_in(page, app_url, "ada")
+def test_build_log_grows_without_interaction(app_url, app_home, page: Page):
+    create_account_and_sign_in(page, app_url, app_home, "ada")
     page.get_by_role("link", name="Open KubeFlow", exact=True).click()
     expect(page.get_by_role("heading", name="KubeFlow", exact=True, level=1)).to_be_visible(timeout=15_000)
     form = page.get_by_test_id("stForm").filter(has_text="Build folder on the server")

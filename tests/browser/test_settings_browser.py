@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.test_browser import (  # noqa: F401 - pytest finds the fixtures by these names
+    app_home,
     app_url,
     browser_context_args,
     browser_type_launch_args,
@@ -17,8 +18,8 @@ pytestmark = pytest.mark.browser
 SECRET = "kf-token-0123456789-ABCD"
 
 
-def test_saved_credential_shown_masked(app_url, page: Page):  # noqa: F811 - the imported fixture
-    create_account_and_sign_in(page, app_url, "hedy")
+def test_saved_credential_shown_masked(app_url, app_home, page: Page):  # noqa: F811 - the imported fixtures
+    create_account_and_sign_in(page, app_url, app_home, "hedy")
     page.get_by_role("link", name="Settings").click()
     expect(page.get_by_role("heading", name="Your credentials")).to_be_visible(timeout=15_000)
     # The form's Value field is the page's only password input.
