@@ -27,6 +27,8 @@ else:
         st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"),
         st.Page("app_pages/account.py", title="Account", icon=":material/manage_accounts:"),
     ]
+    if ui.get_accounts().users.is_admin(user):
+        pages.append(st.Page("app_pages/admin.py", title="Administration", icon=":material/admin_panel_settings:"))
     with st.sidebar:
         st.markdown(f"Signed in as **{user}**")
         if ui_sign_in.offers_sign_out():

@@ -65,11 +65,7 @@ def run_user_command(args: argparse.Namespace, service: OperatorFlow, user: str)
 
 
 def _check_administrator(account_service: AccountService, user: str, action: str) -> None:
-    # The command-line user is whoever has a shell on the server, which makes it an administrator.
-    if user == account_service.settings.default_user or account_service.users.is_admin(user):
-        return
-    raise PermissionDenied(f"User {user!r} is not permitted to run `users {action}`: only an administrator may "
-                           "manage accounts. Ask one, or run the command without --user on the server.")
+    account_service.check_administrator(user, f"run `users {action}`")
 
 
 def _read_password() -> str:

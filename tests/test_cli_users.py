@@ -95,10 +95,10 @@ def test_non_admin_user_is_not_permitted(settings_env, capsys, monkeypatch):
 
     code = cli.main(["users", "disable", "local", "--user", "ada"])
 
-    assert code == 2
+    assert code == cli.EXIT_NOT_PERMITTED
     assert capsys.readouterr().err == (
         "error: User 'ada' is not permitted to run `users disable`: only an administrator may manage accounts. "
-        "Ask one, or run the command without --user on the server.\n"
+        "Ask one.\n"
     )
 
 

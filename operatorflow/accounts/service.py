@@ -193,7 +193,18 @@ class AccountService:
         self.sessions.end_all(name)
         logger.info("accounts changed the password of %s", name)
 
-    # Administration (the `operatorflow users` commands)
+    # Administration (the `operatorflow users` commands and the Administration page)
+
+    def check_administrator(self, actor: str, action: str) -> None:
+        """Raise PermissionDenied unless `actor` may manage accounts: an administrator, or the command-line user.
+
+        The command-line user is whoever has a shell on the server, which makes it an administrator.
+        """
+        if actor == self.settings.default_user or self.users.is_admin(actor):
+            return
+        logger.warning("access denied %s %s: not an administrator", actor, action)
+        raise PermissionDenied(f"User {actor!r} is not permitted to {action}: only an administrator may manage "
+                               "accounts. Ask one.")
 
     def add_user(self, name: str, email: str, *, is_admin: bool = False,
                  password: str | None = None) -> tuple[User, str | None]:
