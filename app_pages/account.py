@@ -29,7 +29,7 @@ def _change_password() -> None:
 st.title("Account")
 st.markdown(f"Signed in as **{user.name}**" + (f" ({user.email})" if user.email else ""))
 if user.is_admin:
-    st.caption("Administrator: manage users with `operatorflow users` on the server.")
+    st.caption("Administrator: manage users on the Administration page or with `operatorflow users` on the server.")
 
 if user.source != "local":
     st.info(f"This account signs in through {user.source}: change its password there.")
@@ -43,7 +43,9 @@ with st.form("account_change_password"):
     st.text_input("Repeat new password", type="password", key="account_new_repeat")
     st.form_submit_button("Change password", on_click=_change_password)
 
-outcome = st.session_state.pop("account_outcome", None)
+# Read, not popped: the cookie component reruns the page once after the new session's cookie is set,
+# and the message must survive that rerun.
+outcome = st.session_state.get("account_outcome")
 if outcome is not None:
     level, message = outcome
     if level == "success":

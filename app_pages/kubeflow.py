@@ -5,6 +5,7 @@ import streamlit as st
 from operatorflow import ui, ui_containers, ui_images, ui_training
 from operatorflow.engines.kubeflow import SERVER_WORKFLOW_PREFIX
 from operatorflow.errors import OperatorFlowError
+from operatorflow.extras import declared_extras
 from operatorflow.status import ACTIVE_STATUSES
 from operatorflow.ui_kubeflow import get_kubeflow_catalog, list_server_pipeline_names
 from operatorflow.workflows import WorkflowKind
@@ -32,7 +33,10 @@ def _pipeline_label(option: str) -> str:
 
 
 choice, badge = st.columns([5, 1], vertical_alignment="bottom")
-name = choice.selectbox("Pipeline", [*pipelines, *server_names], format_func=_pipeline_label, key="kubeflow_pipeline")
+# A pipeline that needs an optional extra is not the first pick, because a fresh install lacks the extra.
+first = next((i for i, w in enumerate(pipelines.values()) if not declared_extras(w.path)), 0)
+name = choice.selectbox("Pipeline", [*pipelines, *server_names], index=first, format_func=_pipeline_label,
+                        key="kubeflow_pipeline")
 on_server = name not in pipelines
 if on_server:
     try:

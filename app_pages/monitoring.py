@@ -17,7 +17,8 @@ GROUPS = [
 user = ui.require_user()
 service = ui.get_service()
 st.title("Monitoring")
-st.caption(f"Your runs, newest first (at most {MAX_RUNS}); this page refreshes every {REFRESH_SECONDS} s.")
+st.caption(f"Your runs and those shared with you (every run for an administrator), newest first "
+           f"(at most {MAX_RUNS}); this page refreshes every {REFRESH_SECONDS} s.")
 
 
 @st.fragment(run_every=REFRESH_SECONDS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Any, Sequence
 
@@ -53,7 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging()
     try:
-        settings = load_settings(**({"port": args.port} if args.port else {}))
+        if args.port:
+            # The pages build their settings from the environment, and links in account emails name this port.
+            os.environ["OPERATORFLOW_PORT"] = str(args.port)
+        settings = load_settings()
         cert_path, key_path = _prepare(settings)
     except OperatorFlowError as exc:
         logger.error("OperatorFlow did not start: %s", exc)

@@ -356,7 +356,7 @@ def render_run_details(service: OperatorFlow, user: str, run: Run,
     with badge:
         status_badge(run.status.value)
     if run.owner != user:
-        st.caption(f"Shared with you by {run.owner}.")
+        st.caption(f"Run of {run.owner}, shared with you or shown to you as an administrator.")
 
     created, started, finished, duration = st.columns(4)
     created.caption(f"Created  \n{format_time(run.created_at)}")
@@ -495,7 +495,7 @@ def render_workflow_runs(service: OperatorFlow, user: str, workflow_name: str, k
     """Draw the runs of one workflow the user may see: a run picker, Refresh, and the picked run, live while active."""
     from operatorflow.ui_access import render_workflow_sharing
 
-    st.subheader(f"Your runs of {workflow_name}")
+    st.subheader(f"Runs of {workflow_name}")
     render_workflow_sharing(service, user, workflow_name, key_prefix)
     runs = service.list_runs(user, workflow=workflow_name, limit=50)
     if not runs:

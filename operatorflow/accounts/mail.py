@@ -136,7 +136,8 @@ def compose(settings: Settings, to: str, subject: str, body: str) -> EmailMessag
     message["Subject"] = subject
     message["Date"] = email.utils.formatdate(localtime=False)
     message["Message-ID"] = email.utils.make_msgid(domain="operatorflow")
-    message.set_content(body)
+    # 8bit keeps links readable in the outbox's .eml files; quoted-printable would break them at "=".
+    message.set_content(body, cte="8bit")
     return message
 
 

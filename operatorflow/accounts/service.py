@@ -169,6 +169,8 @@ class AccountService:
         name = self.users.use_token(token, PURPOSE_RESET)
         user = self.users.get(name)
         self.users.set_password(name, passwords.hash_password(password))
+        # Older reset links, sent before the one used here, must not change the password again.
+        self.users.expire_tokens(name, PURPOSE_RESET)
         # The link proves the email address, so it also confirms an account that was not confirmed yet.
         if not user.confirmed:
             self.users.confirm(name)
@@ -190,6 +192,7 @@ class AccountService:
         _check_new_password(password, repeat, user.name, user.email)
 
         self.users.set_password(name, passwords.hash_password(password))
+        self.users.expire_tokens(name, PURPOSE_RESET)
         self.sessions.end_all(name)
         logger.info("accounts changed the password of %s", name)
 

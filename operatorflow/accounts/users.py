@@ -283,6 +283,15 @@ class UserStore:
             raise InvalidInput(f"This {link_kind} link was already used: ask for a new one if you still need it.")
         return row["user_name"]
 
+    def expire_tokens(self, name: str, purpose: str) -> int:
+        """Mark every unused token of `name` for `purpose` used, so older links stop working; return how many."""
+        now = self._clock.now()
+        with self._registry.begin() as conn:
+            return conn.execute(account_tokens.update().where(
+                account_tokens.c.user_name == name, account_tokens.c.purpose == purpose,
+                account_tokens.c.used_at.is_(None),
+            ).values(used_at=now)).rowcount
+
     def check_token(self, token: str, purpose: str) -> str | None:
         """Return the user name of a token that is still usable, without using it; None otherwise."""
         now = self._clock.now()

@@ -268,3 +268,28 @@ def test_public_url_setting_shapes_links(account_service, account_settings):
 
     token = link_token(outbox_messages(account_settings.home)[-1], "confirm")
     assert f"https://flow.example.com/?confirm={token}" in outbox_messages(account_settings.home)[-1].get_content()
+
+
+def test_older_reset_link_stops_after_reset(account_service, account_settings):
+    register_and_confirm(account_service, account_settings)
+    account_service.request_password_reset("ada")
+    older = link_token(outbox_messages(account_settings.home)[-1], "reset")
+    account_service.request_password_reset("ada")
+    newer = link_token(outbox_messages(account_settings.home)[-1], "reset")
+
+    account_service.reset_password(newer, NEW_PASSWORD, NEW_PASSWORD)
+
+    with pytest.raises(InvalidInput) as caught:
+        account_service.reset_password(older, "Another-password-3", "Another-password-3")
+    assert str(caught.value) == "This password-reset link was already used: ask for a new one if you still need it."
+    assert account_service.sign_in("ada", NEW_PASSWORD).name == "ada"
+
+
+def test_outbox_link_readable_in_raw_file(account_service, account_settings):
+    register_and_confirm(account_service, account_settings)
+
+    account_service.request_password_reset("ada")
+
+    [newest] = sorted((account_settings.home / "outbox").glob("*.eml"))[-1:]
+    token = link_token(outbox_messages(account_settings.home)[-1], "reset")
+    assert f"?reset={token}" in newest.read_text(encoding="utf-8")

@@ -134,7 +134,7 @@ def test_word_count_run_shows_top_words(app_url, app_home, page: Page):
     expect(page.get_by_role("heading", name="SparkFlow", exact=True, level=1)).to_be_visible(timeout=15_000)
     # While Streamlit redraws, the previous page's elements linger beside the new ones; a click on
     # such a stale Run button is lost. The runs heading is drawn last, and then one Run button is left.
-    expect(page.get_by_role("heading", name="Your runs of shakespeare-wordcount")).to_be_visible(timeout=15_000)
+    expect(page.get_by_role("heading", name="Runs of shakespeare-wordcount")).to_be_visible(timeout=15_000)
     run_button = page.get_by_role("button", name="Run", exact=True)
     expect(run_button).to_have_count(1, timeout=15_000)
 

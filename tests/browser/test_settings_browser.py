@@ -20,8 +20,8 @@ SECRET = "kf-token-0123456789-ABCD"
 
 def test_saved_credential_shown_masked(app_url, app_home, page: Page):  # noqa: F811 - the imported fixtures
     create_account_and_sign_in(page, app_url, app_home, "hedy")
-    page.get_by_role("link", name="Settings").click()
-    expect(page.get_by_role("heading", name="Your credentials")).to_be_visible(timeout=15_000)
+    page.goto(f"{app_url}/settings")
+    expect(page.get_by_role("heading", name="Your credentials")).to_be_visible(timeout=60_000)
     # The form's Value field is the page's only password input.
     value = page.locator("input[type=password]")
     expect(value).to_have_count(1, timeout=15_000)

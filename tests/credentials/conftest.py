@@ -55,8 +55,10 @@ def store(request, tmp_path, clock):
 
 
 def add_user(registry: RunRegistry, name: str, is_admin: bool = False) -> None:
-    """Insert an account row, as the accounts store does, so is_admin has something to read."""
+    """Insert an account row as the accounts store does, or set the role of an account that exists."""
     now = dt.datetime.now(dt.timezone.utc)
     with registry.begin() as conn:
-        conn.execute(users.insert().values(name=name, source="local", is_admin=is_admin, disabled=False,
-                                           created_at=now, updated_at=now, failed_sign_ins=0))
+        updated = conn.execute(users.update().where(users.c.name == name).values(is_admin=is_admin, updated_at=now))
+        if updated.rowcount == 0:
+            conn.execute(users.insert().values(name=name, source="local", is_admin=is_admin, disabled=False,
+                                               created_at=now, updated_at=now, failed_sign_ins=0))

@@ -11,6 +11,7 @@ from tests.kfp_fake import TOKEN, FakeKubeflow
 from tests.pages.conftest import USER, errors, finish_run, open_page, run
 
 TRAINER = "taxi-tip-trainer"
+KERAS = "taxi-tip-keras"
 STORED = "kubeflow:fraud-model"
 RUN_BUTTON = "FormSubmitter:kubeflow_run_form-Run"
 
@@ -41,7 +42,7 @@ def test_dropdown_lists_catalog_and_stored_pipelines(signed_in, fake, tmp_path):
 
     open_page(signed_in, "kubeflow")
 
-    assert signed_in.selectbox(key="kubeflow_pipeline").options == [TRAINER, "fraud-model (stored on Kubeflow)"]
+    assert signed_in.selectbox(key="kubeflow_pipeline").options == [KERAS, TRAINER, "fraud-model (stored on Kubeflow)"]
     assert signed_in.selectbox(key=f"kubeflow_engine_{TRAINER}").options == ["local-pipeline", "kubeflow"]
 
 
@@ -77,7 +78,7 @@ def test_unreachable_server_shows_catalog_with_warning(signed_in, fake):
 
     open_page(signed_in, "kubeflow")
 
-    assert signed_in.selectbox(key="kubeflow_pipeline").options == [TRAINER]
+    assert signed_in.selectbox(key="kubeflow_pipeline").options == [KERAS, TRAINER]
     [warning] = [w.value for w in signed_in.warning]
     assert warning.startswith(
         f"Only the catalog's pipelines are listed, because the Kubeflow server's cannot be: Kubeflow at {fake.host} "
@@ -106,7 +107,7 @@ def test_foreign_namespace_warns_without_traceback(signed_in, fake, monkeypatch,
 
     open_page(signed_in, "kubeflow")
 
-    assert signed_in.selectbox(key="kubeflow_pipeline").options == [TRAINER]
+    assert signed_in.selectbox(key="kubeflow_pipeline").options == [KERAS, TRAINER]
     assert [w.value for w in signed_in.warning] == [
         f"Only the catalog's pipelines are listed, because the Kubeflow server's cannot be: Kubeflow at {fake.host}: "
         "not permitted to list pipelines in namespace team-secret. Ask the Kubeflow administrator for access, or set "

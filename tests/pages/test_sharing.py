@@ -69,7 +69,6 @@ def test_revoke_button_removes_grant(signed_in_app, service):
 
 def test_shared_run_marked_without_controls(signed_in_app, service):
     add_user(service, FRIEND)
-    add_user(service, USER)
     theirs = service.submit_run(FRIEND, WORD_COUNT, {})
     service.grant_access(FRIEND, "run", theirs.id, USER, "view")
 
@@ -78,7 +77,7 @@ def test_shared_run_marked_without_controls(signed_in_app, service):
     label = signed_in_app.selectbox(key="sparkflow_selected_run")
     assert label.value == theirs.id
     assert label.format_func(theirs.id).endswith(f"· shared by {FRIEND}")
-    assert f"Shared with you by {FRIEND}." in [c.value for c in signed_in_app.caption]
+    assert f"Run of {FRIEND}, shared with you or shown to you as an administrator." in [c.value for c in signed_in_app.caption]
     assert not [t for t in signed_in_app.text_input if t.key == f"{share_form_key(theirs.id)}_grantee"]
     assert not [b for b in signed_in_app.button if b.key == f"sparkflow_cancel_{theirs.id}"]
 
@@ -98,7 +97,6 @@ def test_workflow_sharing_shares_later_runs(signed_in_app, service):
 
 def test_shared_model_run_offers_download(signed_in_app, service):
     add_user(service, FRIEND)
-    add_user(service, USER)
     theirs = service.submit_run(FRIEND, "taxi-tip-trainer", {})
     output = service.stores.local.path_of(theirs.output_location)
     (output / "model").mkdir(parents=True)

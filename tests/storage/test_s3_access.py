@@ -172,6 +172,7 @@ def test_download_url_only_after_access_check(tmp_path, moto_server, client, buc
     service.grant_access("olga", "run", run.id, "vera", "view")
 
     url = service.get_output_download_url("vera", run.id, location)
+    caplog.clear()
     with caplog.at_level(logging.INFO, logger="operatorflow.storage.s3_access"), \
             pytest.raises(PermissionDenied):
         service.get_output_download_url("sam", run.id, location)
