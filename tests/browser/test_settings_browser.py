@@ -10,6 +10,7 @@ from tests.browser.test_browser import (  # noqa: F401 - pytest finds the fixtur
     app_url,
     browser_context_args,
     browser_type_launch_args,
+    _wait_for_cookie,
     create_account_and_sign_in,
 )
 
@@ -20,6 +21,9 @@ SECRET = "kf-token-0123456789-ABCD"
 
 def test_saved_credential_shown_masked(app_url, app_home, page: Page):  # noqa: F811 - the imported fixtures
     create_account_and_sign_in(page, app_url, app_home, "hedy")
+    # Opening the page's address reloads the app, which restores the sign-in from the session cookie,
+    # so wait until the browser has it.
+    _wait_for_cookie(page, "operatorflow_session")
     page.goto(f"{app_url}/settings")
     expect(page.get_by_role("heading", name="Your credentials")).to_be_visible(timeout=60_000)
     # The form's Value field is the page's only password input.

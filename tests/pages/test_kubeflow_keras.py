@@ -48,12 +48,24 @@ def _traces(chart) -> dict[str, list[float]]:
     return traces
 
 
+def open_keras(at):
+    """Open the KubeFlow page with taxi-tip-keras picked; the page opens on a pipeline that needs no extra."""
+    open_page(at, "kubeflow")
+    at.selectbox(key="kubeflow_pipeline").set_value(KERAS)
+    return run(at)
+
+
+def test_page_opens_on_pipeline_without_extra(signed_in_app):
+    open_page(signed_in_app, "kubeflow")
+
+    assert signed_in_app.selectbox(key="kubeflow_pipeline").value == "taxi-tip-trainer"
+
+
 def test_finished_run_draws_training_curve(signed_in_app, service):
     _finished_keras_run(service, json.dumps(HISTORY))
 
-    open_page(signed_in_app, "kubeflow")
+    open_keras(signed_in_app)
 
-    assert signed_in_app.selectbox(key="kubeflow_pipeline").value == KERAS
     loss, accuracy = signed_in_app.get("plotly_chart")
     assert _traces(loss) == {"loss": [0.61, 0.50, 0.45], "val_loss": [0.55, 0.49, 0.47]}
     assert _traces(accuracy) == {"accuracy": [0.70, 0.77, 0.80], "val_accuracy": [0.74, 0.78, 0.79]}
@@ -63,7 +75,7 @@ def test_finished_run_draws_training_curve(signed_in_app, service):
 def test_unreadable_history_warns_and_shows_outputs(signed_in_app, service):
     submitted = _finished_keras_run(service, '{"loss": "not a list"}')
 
-    open_page(signed_in_app, "kubeflow")
+    open_keras(signed_in_app)
 
     assert signed_in_app.get("plotly_chart") == []
     location = f"{submitted.output_location}/train-keras-model/history/history.json"
@@ -94,7 +106,7 @@ def bare_pipeline_python(tmp_path, monkeypatch):
 
 
 def test_missing_extra_warns_and_run_is_rejected(bare_pipeline_python, signed_in_app, service):
-    open_page(signed_in_app, "kubeflow")
+    open_keras(signed_in_app)
 
     assert [w.value for w in signed_in_app.warning] == [EXTRA_MESSAGE]
     signed_in_app.button(key=RUN_BUTTON).click()
