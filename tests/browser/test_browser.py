@@ -122,7 +122,7 @@ def test_sign_out_in_one_tab_ends_the_other(app_url, app_home, page: Page):
     expect(page.get_by_role("tab", name="Sign in").first).to_be_visible(timeout=15_000)
     # The other tab has not reloaded; its next run checks the session and finds it ended.
     other.bring_to_front()
-    other.get_by_role("link", name="Open Monitoring", exact=True).click()
+    other.get_by_role("link", name="Open Monitoring", exact=True).first.click()
 
     expect(other.get_by_role("tab", name="Sign in").first).to_be_visible(timeout=15_000)
     expect(other.get_by_text("Signed in as")).to_have_count(0)
@@ -130,7 +130,9 @@ def test_sign_out_in_one_tab_ends_the_other(app_url, app_home, page: Page):
 
 def test_word_count_run_shows_top_words(app_url, app_home, page: Page):
     create_account_and_sign_in(page, app_url, app_home, "ada")
-    page.get_by_role("link", name="Open SparkFlow", exact=True).click()
+    # While Streamlit redraws Home after the sign-in, the old and the new tile can both be on the
+    # page for a moment; both links open SparkFlow.
+    page.get_by_role("link", name="Open SparkFlow", exact=True).first.click()
     expect(page.get_by_role("heading", name="SparkFlow", exact=True, level=1)).to_be_visible(timeout=15_000)
     # While Streamlit redraws, the previous page's elements linger beside the new ones; a click on
     # such a stale Run button is lost. The runs heading is drawn last, and then one Run button is left.

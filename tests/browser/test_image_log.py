@@ -57,7 +57,7 @@ def app_url(app_home):
 
 def test_build_log_grows_without_interaction(app_url, app_home, page: Page):
     create_account_and_sign_in(page, app_url, app_home, "ada")
-    page.get_by_role("link", name="Open KubeFlow", exact=True).click()
+    page.get_by_role("link", name="Open KubeFlow", exact=True).first.click()
     expect(page.get_by_role("heading", name="KubeFlow", exact=True, level=1)).to_be_visible(timeout=15_000)
     form = page.get_by_test_id("stForm").filter(has_text="Build folder on the server")
     expect(form).to_be_visible(timeout=15_000)
