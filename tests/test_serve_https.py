@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
-import ssl
 import subprocess
 import sys
-import time
 import tomllib
 import urllib.error
 import urllib.request
@@ -21,73 +19,14 @@ from operatorflow.clock import FakeClock
 from operatorflow.serve import streamlit_flag_options
 from operatorflow.settings import PROJECT_DIR, load_settings
 from operatorflow.tls import ensure_certificate
-
-START_TIMEOUT_SECONDS = 90
-STOP_TIMEOUT_SECONDS = 30
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def app_environment(home: Path, port: int, **extra: str) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("OPERATORFLOW_")}
-    env.update(OPERATORFLOW_HOME=str(home), OPERATORFLOW_WORKER="none", OPERATORFLOW_PORT=str(port), **extra)
-    return env
-
-
-class StartedApp:
-    def __init__(self, home: Path, port: int, process: subprocess.Popen, log_path: Path) -> None:
-        self.home, self.port, self.process, self.log_path = home, port, process, log_path
-
-
-def start_app(home: Path, **extra: str):
-    """Start `python -m operatorflow.serve` on a free port, wait for its health check, yield it, stop it."""
-    home.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    log_path = home / "serve.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "operatorflow.serve", "--address", "127.0.0.1"],
-                                   cwd=PROJECT_DIR, env=app_environment(home, port, **extra),
-                                   stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_for_health(port, process, log_path)
-        yield StartedApp(home, port, process, log_path)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def wait_for_health(port: int, process: subprocess.Popen, log_path: Path) -> None:
-    context = unverified_context()
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"The app exited with code {process.returncode}:\n{log_path.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"https://127.0.0.1:{port}/_stcore/health", context=context,
-                                        timeout=5) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"The app did not answer its health check within {START_TIMEOUT_SECONDS} s:\n"
-                f"{log_path.read_text()[-3000:]}")
-
-
-def unverified_context() -> ssl.SSLContext:
-    # The tests compare the served certificate themselves, so the context accepts any.
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
+from tests.app_server import (
+    START_TIMEOUT_SECONDS,
+    app_environment,
+    plain_http_get,
+    start_app,
+    unverified_context,
+)
+from tests.aws import free_port
 
 
 def served_certificate(port: int) -> bytes:
@@ -121,19 +60,6 @@ def listening_ports(pid: int) -> set[int]:
             if state == "0A" and inode in inodes:  # 0A is TCP_LISTEN
                 ports.add(int(local_address.rsplit(":", 1)[1], 16))
     return ports
-
-
-def plain_http_get(port: int) -> bytes:
-    """Send a plain HTTP request to the HTTPS port and return whatever comes back before the close."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
-        connection.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode())
-        chunks = []
-        try:
-            while chunk := connection.recv(65536):
-                chunks.append(chunk)
-        except ConnectionResetError:
-            pass
-    return b"".join(chunks)
 
 
 @pytest.fixture(scope="module")

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import ssl
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from operatorflow.accounts import COOKIE_NAME
-from operatorflow.settings import PROJECT_DIR
+from tests.app_server import plain_http_get, start_app
 from tests.outbox import link_token, outbox_messages
 
 pytestmark = pytest.mark.browser
@@ -32,7 +25,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-START_TIMEOUT_SECONDS = 60
 # A word count measured 33-36 s on a 2-core machine with the first Spark start; allow for slower ones.
 RUN_TIMEOUT_MS = 120_000
 PASSWORD = "Lovelace#1843"
@@ -60,34 +52,17 @@ def app_home(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app_url(app_home):
-    """Start `python -m operatorflow.serve` with its own data folder and a worker thread; stop it after the module."""
-    home = app_home
-    port = _free_port()
-    env = {name: value for name, value in os.environ.items() if not name.startswith("OPERATORFLOW_")}
+    """Start the app with its own data folder and a worker thread; stop it after the module."""
     # No pause after a failed sign-in: these tests sign in correctly, and a pause would only slow them.
-    env.update(OPERATORFLOW_HOME=str(home), OPERATORFLOW_WORKER="thread", OPERATORFLOW_PORT=str(port),
-               OPERATORFLOW_SIGN_IN_DELAY_SECONDS="0", SPARK_LOCAL_IP="127.0.0.1")
-    log_path = home / "serve.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "operatorflow.serve"], cwd=PROJECT_DIR, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
-    url = f"https://localhost:{port}"
-    try:
-        _wait_for_health(url, process, log_path)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    for app in start_app(app_home, address=None, OPERATORFLOW_WORKER="thread",
+                         OPERATORFLOW_SIGN_IN_DELAY_SECONDS="0", SPARK_LOCAL_IP="127.0.0.1"):
+        yield f"https://localhost:{app.port}"
 
 
 def test_plain_http_gets_no_page(app_url):
     port = int(app_url.rsplit(":", 1)[1])
 
-    reply = _plain_http_get(port)
+    reply = plain_http_get(port)
 
     assert not reply.startswith(b"HTTP/")
     assert b"<html" not in reply.lower()
@@ -185,39 +160,3 @@ def _wait_for_cookie(page: Page, name: str) -> dict:
     pytest.fail(f"The cookie {name} was never set within 15 s")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_for_health(url: str, process: subprocess.Popen, log_path: Path) -> None:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"The app exited with code {process.returncode}:\n{log_path.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", context=context, timeout=5) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"The app did not answer {url}/_stcore/health within {START_TIMEOUT_SECONDS} s:\n"
-                f"{log_path.read_text()[-3000:]}")
-
-
-def _plain_http_get(port: int) -> bytes:
-    """Send a plain HTTP request to the HTTPS port and return whatever comes back before the close."""
-    with socket.create_connection(("localhost", port), timeout=10) as connection:
-        connection.sendall(f"GET / HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n".encode())
-        chunks = []
-        try:
-            while chunk := connection.recv(65536):
-                chunks.append(chunk)
-        except ConnectionResetError:
-            pass
-    return b"".join(chunks)

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from operatorflow.settings import PROJECT_DIR
+from tests.app_server import start_app
 from tests.browser.test_browser import (  # noqa: F401 - the browser fixtures of that module
-    _free_port,
-    _wait_for_health,
     browser_context_args,
     browser_type_launch_args,
     create_account_and_sign_in,
@@ -33,26 +28,8 @@ def app_home(tmp_path_factory):
 @pytest.fixture(scope="module")
 def app_url(app_home):
     """Start the app with the fake image builder and its own data folder; stop it after the module."""
-    home = app_home
-    port = _free_port()
-    env = {name: value for name, value in os.environ.items() if not name.startswith("OPERATORFLOW_")}
-    env.update(OPERATORFLOW_HOME=str(home), OPERATORFLOW_WORKER="none", OPERATORFLOW_PORT=str(port),
-               OPERATORFLOW_IMAGE_BUILDER=FAKE_BUILDER, PYTHONPATH=str(PROJECT_DIR))
-    log_path = home / "serve.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "operatorflow.serve"], cwd=PROJECT_DIR, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
-    url = f"https://localhost:{port}"
-    try:
-        _wait_for_health(url, process, log_path)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    for app in start_app(app_home, address=None, OPERATORFLOW_IMAGE_BUILDER=FAKE_BUILDER):
+        yield f"https://localhost:{app.port}"
 
 
 def test_build_log_grows_without_interaction(app_url, app_home, page: Page):
