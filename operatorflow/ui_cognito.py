@@ -158,8 +158,7 @@ def _sign_up_form(accounts: CognitoAccounts) -> None:
         submitted = st.form_submit_button("Create account")
     if not submitted:
         return
-    if password != repeat:
-        st.error("The passwords do not match: enter the same password twice.")
+    if not _passwords_match(password, repeat):
         return
 
     try:
@@ -182,11 +181,8 @@ def _confirm_form(accounts: CognitoAccounts) -> None:
         code = st.text_input("Confirmation code")
         submitted = st.form_submit_button("Confirm")
     resend = st.button("Send a new code", key="cognito_resend")
-    back = st.button("Back to sign-in", key="cognito_confirm_back")
+    _back_to_sign_in_button("cognito_confirm_back")
 
-    if back:
-        sign_out_cognito()
-        st.rerun()
     try:
         if resend:
             delivery = accounts.resend_confirmation_code(user_name)
@@ -223,13 +219,10 @@ def _reset_form(accounts: CognitoAccounts) -> None:
         password = st.text_input("New password", type="password")
         repeat = st.text_input("Repeat new password", type="password")
         submitted = st.form_submit_button("Set password")
-    if st.button("Back to sign-in", key="cognito_reset_back"):
-        sign_out_cognito()
-        st.rerun()
+    _back_to_sign_in_button("cognito_reset_back")
     if not submitted:
         return
-    if password != repeat:
-        st.error("The passwords do not match: enter the same password twice.")
+    if not _passwords_match(password, repeat):
         return
 
     try:
@@ -251,13 +244,10 @@ def _new_password_form(accounts: CognitoAccounts, on_signed_in: OnSignedIn) -> N
         password = st.text_input("New password", type="password")
         repeat = st.text_input("Repeat new password", type="password")
         submitted = st.form_submit_button("Set password and sign in")
-    if st.button("Back to sign-in", key="cognito_new_password_back"):
-        sign_out_cognito()
-        st.rerun()
+    _back_to_sign_in_button("cognito_new_password_back")
     if not submitted:
         return
-    if password != repeat:
-        st.error("The passwords do not match: enter the same password twice.")
+    if not _passwords_match(password, repeat):
         return
 
     try:
@@ -280,6 +270,20 @@ def _finish(session: CognitoSession, on_signed_in: OnSignedIn) -> None:
         st.session_state.pop(key, None)
     on_signed_in(session.user_name, session.email, SOURCE)
     st.rerun()
+
+
+def _passwords_match(password: str, repeat: str) -> bool:
+    if password != repeat:
+        st.error("The passwords do not match: enter the same password twice.")
+        return False
+    return True
+
+
+def _back_to_sign_in_button(key: str) -> None:
+    """Draw the button that abandons the current step; a click forgets it and shows the sign-in tabs."""
+    if st.button("Back to sign-in", key=key):
+        sign_out_cognito()
+        st.rerun()
 
 
 def _go_to(step: str | None, user_name: str | None, notice: str) -> None:
