@@ -1,4 +1,4 @@
-"""Who may do what: grants of runs and workflows to other users, and the one policy that checks every action.
+"""Access rules: grants of runs and workflows to other users, and the one policy that checks every action.
 
 The model, as `AccessPolicy.can` applies it:
 
@@ -235,7 +235,7 @@ class AccessPolicy:
         return action is Action.RUN and permission is Permission.RUN
 
     def check(self, user: str, action: Action, resource: Resource) -> None:
-        """Raise PermissionDenied unless `user` may do `action` on `resource`; a disabled user is told so."""
+        """Raise PermissionDenied unless `user` may do `action` on `resource`; a disabled user gets a message that names the disabled account."""
         self.check_enabled(user, action, resource.type)
         if not self.can(user, action, resource):
             raise self.denied(user, action, resource.type, resource.id)

@@ -162,7 +162,7 @@ def _missing_modules_in(python: str, modules: tuple[str, ...]) -> list[str]:
 
 @functools.lru_cache(maxsize=16)
 def local_gpu_count(python: str) -> tuple[str, int]:
-    """Return PyTorch's version and the number of CUDA devices it sees in `python` (empty: this process's Python).
+    """Return PyTorch's version and the number of CUDA devices it detects in `python` (empty: this process's Python).
 
     The check runs in a child process, so it does not load PyTorch into the app. Its result is cached
     because GPUs are not expected to come or go while the app runs.

@@ -280,7 +280,7 @@ def _passwords_match(password: str, repeat: str) -> bool:
 
 
 def _back_to_sign_in_button(key: str) -> None:
-    """Draw the button that abandons the current step; a click forgets it and shows the sign-in tabs."""
+    """Draw the button that abandons the current step; a click clears the step and shows the sign-in tabs."""
     if st.button("Back to sign-in", key=key):
         sign_out_cognito()
         st.rerun()

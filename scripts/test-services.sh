@@ -21,7 +21,7 @@ if [ ! -x /usr/bin/chromium ]; then
     echo "warning: /usr/bin/chromium is missing (apt-get install chromium); the browser tests will be skipped." >&2
   fi
 fi
-# The container tests run images made of a static busybox with podman (runc as its runtime); the image
+# The container tests run images made of a static busybox with podman (runc as its runtime). The image
 # tests build from such a base with podman or buildah and push to Debian's docker-registry.
 missing=""
 command -v podman >/dev/null 2>&1 || missing="$missing podman"

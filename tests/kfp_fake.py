@@ -3,9 +3,9 @@
 Field names follow the models of kfp-server-api 2.17 (`kfp_server_api/models/v2beta1_*.py`). Runs move
 one state along their script at each `advance()`: PENDING, RUNNING, then SUCCEEDED by default. A
 terminated run goes CANCELING, then CANCELED at the next `advance()` unless `confirm_cancel` is off.
-Requests need the bearer token or the cookies the fake was made with (else 401); namespaces other
-than `namespaces` get 403; unknown runs and experiments 404; lists come in pages with opaque
-`next_page_token`s, filtered by `display_name` predicates. `fail_next` injects bursts of 5xx, and
+Requests without the bearer token or the cookies the fake was made with get 401. Namespaces other
+than `namespaces` get 403, and unknown runs and experiments get 404. Lists come in pages with opaque
+`next_page_token`s and are filtered by `display_name` predicates. `fail_next` injects bursts of 5xx, and
 `drop_next_create_response` creates a run but closes the connection before answering.
 With `advance_on_read`, each read of a run also moves it on, so a waiting client sees it finish.
 """

@@ -451,7 +451,7 @@ def test_list_grants_shows_made_and_received(world):
     assert [g.grantee for g in world.list_grants(OWNER, "run", run_id)] == [VIEWER]
 
 
-def test_schedule_of_another_user_is_denied_but_admin_sees_it(world):
+def test_foreign_schedule_denied_admin_allowed(world):
     schedule = world.schedules.create_schedule(OWNER, NOTEBOOK, "0 3 * * *")
 
     with pytest.raises(PermissionDenied) as denied:
@@ -528,7 +528,8 @@ def test_runs_table_names_owner_of_shared_run(world, capsys):
 
     [header, row] = capsys.readouterr().out.splitlines()
     assert header.endswith("OWNER")
-    assert row.startswith(run_id) and row.endswith(OWNER)
+    assert row.startswith(run_id)
+    assert row.endswith(OWNER)
 
 
 def test_grants_table_in_database(world):

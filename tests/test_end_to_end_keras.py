@@ -73,8 +73,8 @@ def test_keras_history_has_row_per_epoch(keras_run):
 
 
 @pytest.mark.pipeline
-# Model.predict converts torch tensors with np.array, which PyTorch 2.13.0's Tensor.__array__ answers
-# with this DeprecationWarning under NumPy 2.4; the predictions are right all the same.
+# Model.predict converts torch tensors with np.array, and PyTorch 2.13.0's Tensor.__array__ then emits
+# this DeprecationWarning under NumPy 2.4. The predictions are right all the same.
 @pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
 def test_keras_model_loads_back_and_predicts(keras_run):
     os.environ.setdefault("KERAS_BACKEND", "torch")

@@ -21,7 +21,7 @@ def import_accounts_file(settings: Settings, users: UserStore) -> int:
     """Copy the users of `home/accounts.yaml` into the database, then rename the file; return how many were added.
 
     Each user keeps their bcrypt hash and counts as confirmed. Users whose name already exists are
-    skipped, so a second app process that races this one adds nobody twice. The command-line user
+    skipped, so a second app process that races this one never adds a user twice. The command-line user
     is not copied, because it is created by `ensure_command_line_user`.
     """
     path = settings.home / ACCOUNTS_FILE

@@ -201,7 +201,7 @@ class AccountService:
     def check_administrator(self, actor: str, action: str) -> None:
         """Raise PermissionDenied unless `actor` may manage accounts: an administrator, or the command-line user.
 
-        The command-line user is whoever has a shell on the server, which makes it an administrator.
+        The command-line user runs with a shell on the server, so it counts as an administrator.
         """
         if actor == self.settings.default_user or self.users.is_admin(actor):
             return

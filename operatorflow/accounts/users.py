@@ -192,7 +192,7 @@ class UserStore:
     def ensure_command_line_user(self, name: str) -> bool:
         """Create the command line's administrator account if missing; return True when created.
 
-        It has no password, so nobody can sign in as this user through the browser.
+        It has no password, so this user cannot sign in through the browser.
         """
         if self.find(name) is not None:
             return False

@@ -177,7 +177,7 @@ class KubeflowEngine(Engine):
         with self._translated("connect to", self.host), _CLIENT_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             # An explicit empty cookie string keeps kfp from reading one from ~/.config/kfp/context.json.
-            # NOTE: with no namespace set, kfp 2.17 asks the server whether it is multi-user; inside a pod it
+            # NOTE: with no namespace set, kfp 2.17 queries the server for whether it is multi-user; inside a pod it
             # then reads the pod's namespace and writes it to ~/.config/kfp/context.json.
             # NOTE: kfp.Client sets no request timeout, so a server that accepts a connection and never
             # responds holds the worker's pass until the operating system drops the connection.

@@ -181,8 +181,8 @@ def detect_image_builder(preferred: str = "") -> ImageBuilder:
 def run_streaming(arguments: list[str], output: LineSink, timeout_seconds: float, label: str) -> int:
     """Run a command, pass each line of its merged stdout and stderr to `output`, and return its exit status.
 
-    The command runs in a process group of its own, so that at the deadline the whole group is
-    killed, including children that keep the output pipe open; then OperationTimedOut is raised.
+    The command runs in a process group of its own, so at the deadline the whole group is killed,
+    including children that keep the output pipe open. OperationTimedOut is raised after that.
     """
     logger.info("images running %s", " ".join(arguments))
     try:

@@ -1,7 +1,7 @@
 """Background image jobs: one thread per build or push, its output written line by line to a log file.
 
 The job records live in this process's memory, so every browser session of the app reads them and a
-page reload finds its job again. NOTE: a restart of the app forgets the records and stops their
+page reload finds its job again. NOTE: a restart of the app loses the records and stops their
 threads; the log files stay under `home/images/`.
 """
 

@@ -106,7 +106,7 @@ def test_sign_out_in_one_tab_ends_the_other(app_url, app_home, page: Page):
 def test_word_count_run_shows_top_words(app_url, app_home, page: Page):
     create_account_and_sign_in(page, app_url, app_home, "ada")
     # While Streamlit redraws Home after the sign-in, the old and the new tile can both be on the
-    # page for a moment; both links open SparkFlow.
+    # page for a moment. Both links open SparkFlow.
     page.get_by_role("link", name="Open SparkFlow", exact=True).first.click()
     expect(page.get_by_role("heading", name="SparkFlow", exact=True, level=1)).to_be_visible(timeout=15_000)
     # While Streamlit redraws, the previous page's elements linger beside the new ones; a click on

@@ -340,7 +340,7 @@ def test_redactor_replaces_every_secret():
     assert redact("user:s3cret token czNjcmV0 end") == "user:*** token *** end"
 
 
-# The sleep is a child of sh that holds the output pipe, so without killing the whole process group
+# The sleep is a child of sh that keeps the output pipe open, so without killing the whole process group
 # the read would last the full 30 s, past this test's time limit.
 @pytest.mark.timeout(20)
 def test_streaming_command_stopped_at_deadline(caplog):
